@@ -1,0 +1,1 @@
+namespace OnnxLora.Cli.Tests;
