@@ -1,0 +1,75 @@
+// A read-only memory map of a whole file, shared by every tensor that lives in it.
+// Weights are read through spans over the map, so nothing is copied into managed memory
+// until a caller asks for it. Maps are cached per full path for the life of the process.
+using System.Collections.Concurrent;
+using System.IO.MemoryMappedFiles;
+
+namespace OnnxLora.Onnx.Ir;
+
+public sealed unsafe class MappedFile : IDisposable
+{
+    private static readonly ConcurrentDictionary<string, MappedFile> s_cache = new(StringComparer.Ordinal);
+
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly byte* _pointer;
+
+    private MappedFile(string path)
+    {
+        Path = path;
+        Length = new FileInfo(path).Length;
+        if (Length == 0)
+        {
+            return;
+        }
+        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _pointer = p + _view.PointerOffset;
+    }
+
+    public string Path { get; }
+
+    public long Length { get; }
+
+    /// <summary>Returns the shared map of <paramref name="path"/>, opening it on first use.</summary>
+    public static MappedFile Open(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        return s_cache.GetOrAdd(full, static p => new MappedFile(p));
+    }
+
+    /// <summary>Drops the cached map of a file (call before replacing or deleting it).</summary>
+    public static void Evict(string path)
+    {
+        if (s_cache.TryRemove(System.IO.Path.GetFullPath(path), out var m))
+        {
+            m.Dispose();
+        }
+    }
+
+    public ReadOnlySpan<byte> Slice(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Length)
+        {
+            throw new InvalidDataException(
+                $"{Path}: range [{offset}, {offset + length}) lies outside the file of {Length} bytes");
+        }
+        if (length > int.MaxValue)
+        {
+            throw new NotSupportedException($"{Path}: a single span of {length} bytes exceeds 2 GiB");
+        }
+        return new ReadOnlySpan<byte>(_pointer + offset, (int)length);
+    }
+
+    public void Dispose()
+    {
+        if (_view is not null)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+        }
+        _map?.Dispose();
+    }
+}
