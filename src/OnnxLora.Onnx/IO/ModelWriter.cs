@@ -125,6 +125,11 @@ public static class ModelWriter
             }
             return;
         }
+        if (src is GeneratedTensorData gen)
+        {
+            gen.WriteTo(dst);
+            return;
+        }
         dst.Write(src.Span);
     }
 

@@ -9,6 +9,7 @@ public sealed class Graph
 {
     private readonly HashSet<string> _usedNames = new(StringComparer.Ordinal);
     private int _nameCounter;
+    private bool _indexed;
 
     public string Name { get; set; } = "main";
 
@@ -41,15 +42,21 @@ public sealed class Graph
     public Node AddNode(Node node)
     {
         Nodes.Add(node);
+        _usedNames.Add(node.Name);
+        foreach (var o in node.Outputs)
+        {
+            _usedNames.Add(o);
+        }
         return node;
     }
 
     /// <summary>A value or node name that is not used anywhere in the graph yet.</summary>
     public string UniqueName(string prefix)
     {
-        if (_usedNames.Count == 0)
+        if (!_indexed)
         {
             IndexNames();
+            _indexed = true;
         }
         var name = prefix;
         while (!_usedNames.Add(name))

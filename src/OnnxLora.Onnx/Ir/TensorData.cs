@@ -12,4 +12,6 @@ public abstract class TensorData
 
     public static TensorData FromFile(string path, long offset, long length) =>
         new ExternalTensorData(path, offset, length);
+
+    public static TensorData FromGenerator(long length, Action<Stream> write) => new GeneratedTensorData(length, write);
 }
