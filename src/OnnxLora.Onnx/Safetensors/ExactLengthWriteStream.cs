@@ -3,7 +3,7 @@
 // or close the inner stream; the caller checks Written == expected afterwards.
 namespace OnnxLora.Onnx.Safetensors;
 
-internal sealed class ExactLengthWriteStream(Stream inner, long limit, string tensorName) : Stream
+internal sealed class ExactLengthWriteStream(Stream inner, long limit, string fileName, string tensorName) : Stream
 {
     public long Written { get; private set; }
 
@@ -28,7 +28,7 @@ internal sealed class ExactLengthWriteStream(Stream inner, long limit, string te
         if (Written + buffer.Length > limit)
         {
             throw new InvalidOperationException(
-                $"tensor '{tensorName}': callback wrote more than the {limit} bytes its shape allows");
+                $"{fileName}: tensor '{tensorName}': callback wrote more than the {limit} bytes its shape allows");
         }
 
         inner.Write(buffer);

@@ -75,7 +75,7 @@ public static class SafetensorsWriter
                 file.Write(header);
                 foreach (SafetensorsStreamedTensor tensor in dataOrder)
                 {
-                    var bounded = new ExactLengthWriteStream(file, tensor.Length, tensor.Name);
+                    var bounded = new ExactLengthWriteStream(file, tensor.Length, fileName, tensor.Name);
                     tensor.WriteData(bounded);
                     if (bounded.Written != tensor.Length)
                     {
