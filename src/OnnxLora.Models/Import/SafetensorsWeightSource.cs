@@ -33,7 +33,7 @@ public sealed class SafetensorsWeightSource : IWeightSource, IDisposable
     public long[] Shape(string name) => _checkpoint.GetInfo(name).Shape;
 
     public ElementType ElementType(string name) =>
-        (ElementType)SafetensorsDTypeInfo.ToOnnxDataType(_checkpoint.GetInfo(name).DType);
+        (ElementType)_checkpoint.GetInfo(name).DType.ToOnnxDataType();
 
     public void ReadFloat32(string name, Span<float> destination)
     {

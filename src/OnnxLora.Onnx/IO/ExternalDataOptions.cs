@@ -21,4 +21,10 @@ public sealed record ExternalDataOptions
     /// in place instead of copied (artifacts share the base model's weights this way).
     /// </summary>
     public bool ReferenceFilesInOutputFolder { get; init; } = true;
+
+    /// <summary>
+    /// Side files reachable from the output folder under another name (a link the caller made):
+    /// full source path → location relative to the output folder. Such weights are referenced, never copied.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> LinkedFiles { get; init; } = new Dictionary<string, string>();
 }

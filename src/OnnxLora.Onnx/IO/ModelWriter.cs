@@ -91,6 +91,10 @@ public static class ModelWriter
         t.DataType = (int)init.Type;
         t.Dims.AddRange(init.Dims);
 
+        if (init.Data is ExternalTensorData linked && options.LinkedFiles.TryGetValue(linked.FilePath, out var location))
+        {
+            return External(t, location, linked.Offset, linked.Length);
+        }
         if (init.Data is ExternalTensorData ext && options.ReferenceFilesInOutputFolder && IsInside(ext.FilePath, dir))
         {
             // Bytes already inside the output folder (e.g. re-saving beside the same side file) stay where they are.

@@ -1,0 +1,181 @@
+// Lowers GroupQueryAttention (com.microsoft, fused rotary) and RotaryEmbedding to standard ops
+// for a full sequence without KV cache, positions 0..T-1 in every row (as transformers does when
+// no position_ids are given), causal and key-padding masked:
+//   q,k ← RoPE(q,k);  k,v ← repeat_kv;  P = softmax(where(mask, q·kᵀ·scale, min));  out = P·v
+// B=batch, T=time, H=heads, K=kv heads, d=head dim. It does not handle local windows or softcap.
+using OnnxLora.Onnx.Ir;
+
+namespace OnnxLora.Rewrite.Passes;
+
+public sealed class AttentionLowering
+{
+    /// <summary>transformers fills masked scores with finfo(float32).min; so do we (finite, unlike -inf).</summary>
+    public const float MaskedScore = float.MinValue;
+
+    public static PassResult Run(Model model, string attentionMask = "attention_mask", ElementType computeType = ElementType.Float)
+    {
+        var g = model.Graph;
+        var targets = g.Nodes.Where(n => n.Domain == Model.MicrosoftDomain && n.OpType is "GroupQueryAttention" or "RotaryEmbedding").ToList();
+        if (targets.Count == 0)
+        {
+            return new PassResult(model, false);
+        }
+        var shared = new GraphBuilder(g, "/lowered/attention_mask/");
+        string? mask = null;
+        foreach (var n in targets)
+        {
+            var b = new GraphBuilder(g, n.Name + "/lowered/");
+            if (n.OpType == "RotaryEmbedding")
+            {
+                LowerRotary(b, n);
+            }
+            else
+            {
+                mask ??= BuildMask(shared, attentionMask, g);
+                LowerGqa(b, n, mask, computeType);
+            }
+            g.Nodes.Remove(n);
+        }
+        g.TopologicalSort();
+        return new PassResult(model, true);
+    }
+
+    /// <summary>(B,1,T,T) bool: key j visible to query i iff j ≤ i and attention_mask[b, j] = 1.</summary>
+    private static string BuildMask(GraphBuilder b, string attentionMask, Graph g)
+    {
+        if (!g.IsGraphInput(attentionMask))
+        {
+            throw new RewriteException($"graph input '{attentionMask}' not found; attention cannot be masked");
+        }
+        var t = b.Gather(b.Shape(attentionMask), b.ScalarI64(1)); // scalar T
+        var range = b.Op("Range", b.ScalarI64(0), t, b.ScalarI64(1)); // (T)
+        var causal = b.Op("GreaterOrEqual", b.Unsqueeze(range, 1), b.Unsqueeze(range, 0)); // (T,T)
+        var keys = b.Unsqueeze(b.Cast(attentionMask, ElementType.Bool), 1, 2); // (B,1,1,T)
+        return b.Op("And", causal, keys); // (B,1,T,T)
+    }
+
+    private static void LowerGqa(GraphBuilder b, Node n, string mask, ElementType computeType)
+    {
+        if (n.GetInt("do_rotary", 0) != 1 || n.GetInt("rotary_interleaved", 0) != 0)
+        {
+            throw new RewriteException($"{n}: only fused non-interleaved rotary (do_rotary=1, rotary_interleaved=0) can be lowered");
+        }
+        if (n.GetInt("local_window_size", -1) != -1 || n.GetFloat("softcap", 0f) != 0f)
+        {
+            throw new RewriteException($"{n}: local_window_size/softcap are not supported");
+        }
+        if (n.Input(2).Length == 0)
+        {
+            throw new RewriteException($"{n}: packed QKV input is not supported");
+        }
+        foreach (var o in n.Outputs.Skip(1))
+        {
+            if (o.Length > 0 && b.Graph.Outputs.Any(x => x.Name == o))
+            {
+                throw new RewriteException($"{n}: present output '{o}' is still a graph output; run KvCacheRemoval first");
+            }
+        }
+        long h = n.GetInt("num_heads", 0), kvh = n.GetInt("kv_num_heads", 0);
+        if (h <= 0 || kvh <= 0 || h % kvh != 0)
+        {
+            throw new RewriteException($"{n}: num_heads {h} / kv_num_heads {kvh} are invalid");
+        }
+        var cosCache = n.Input(7);
+        var sinCache = n.Input(8);
+        if (!b.Graph.Initializers.TryGetValue(cosCache, out var cosInit))
+        {
+            throw new RewriteException($"{n}: cos_cache '{cosCache}' is not an initializer");
+        }
+        long d = cosInit.Dims[1] * 2; // head dim
+        float scale = n.GetFloat("scale", 0f);
+        if (scale == 0f)
+        {
+            scale = 1f / MathF.Sqrt(d);
+        }
+
+        var q = b.Transpose(b.Reshape(n.Input(0), 0, 0, h, d), 0, 2, 1, 3); // (B,H,T,d)
+        var k = b.Transpose(b.Reshape(n.Input(1), 0, 0, kvh, d), 0, 2, 1, 3); // (B,K,T,d)
+        var v = b.Transpose(b.Reshape(n.Input(2), 0, 0, kvh, d), 0, 2, 1, 3); // (B,K,T,d)
+        var (cos, sin) = PositionTables(b, n.Input(0), cosCache, sinCache, axisOfT: 1); // (T,d/2)
+        q = Rotate(b, q, cos, sin, d);
+        k = Rotate(b, k, cos, sin, d);
+        if (h != kvh)
+        {
+            k = RepeatKv(b, k, h, kvh, d);
+            v = RepeatKv(b, v, h, kvh, d);
+        }
+        var scores = b.Mul(b.MatMul(q, b.Transpose(k, 0, 1, 3, 2)), Scalar(b, scale, computeType)); // (B,H,T,T)
+        if (computeType != ElementType.Float)
+        {
+            scores = b.Cast(scores, ElementType.Float);
+        }
+        var masked = b.Where(mask, scores, b.Scalar(MaskedScore));
+        var probs = b.Softmax(masked, -1); // (B,H,T,T)
+        if (computeType != ElementType.Float)
+        {
+            probs = b.Cast(probs, computeType);
+        }
+        var ctx = b.Transpose(b.MatMul(probs, v), 0, 2, 1, 3); // (B,T,H,d)
+        b.NodeWithOutputs("Reshape", [ctx, b.Ints(0, 0, -1)], [n.Outputs[0]]); // (B,T,H·d)
+    }
+
+    private static string Scalar(GraphBuilder b, float value, ElementType type) =>
+        type == ElementType.Float ? b.Scalar(value) : b.Cast(b.Scalar(value), type);
+
+    /// <summary>cos/sin rows 0..T-1 of the caches, T read from <paramref name="seqSource"/>'s axis.</summary>
+    private static (string Cos, string Sin) PositionTables(GraphBuilder b, string seqSource, string cosCache, string sinCache, long axisOfT)
+    {
+        var t = b.Shape(seqSource, axisOfT, axisOfT + 1); // [T]
+        var cos = b.Op("Slice", cosCache, b.Ints(0), t, b.Ints(0));
+        var sin = b.Op("Slice", sinCache, b.Ints(0), t, b.Ints(0));
+        return (cos, sin);
+    }
+
+    /// <summary>Half rotation: [x1·cos − x2·sin, x2·cos + x1·sin] over the last axis (…,T,d).</summary>
+    private static string Rotate(GraphBuilder b, string x, string cos, string sin, long d)
+    {
+        var halves = b.Split(x, -1, d / 2, d / 2);
+        var first = b.Sub(b.Mul(halves[0], cos), b.Mul(halves[1], sin));
+        var second = b.Add(b.Mul(halves[1], cos), b.Mul(halves[0], sin));
+        return b.Concat(-1, first, second);
+    }
+
+    /// <summary>(B,K,T,d) → (B,H,T,d), each kv head repeated H/K times in a row (transformers' repeat_kv).</summary>
+    private static string RepeatKv(GraphBuilder b, string x, long h, long kvh, long d)
+    {
+        var expanded = b.Expand(b.Unsqueeze(x, 2), b.Ints(1, 1, h / kvh, 1, 1)); // (B,K,H/K,T,d)
+        return b.Reshape(expanded, 0, h, -1, d);
+    }
+
+    private static void LowerRotary(GraphBuilder b, Node n)
+    {
+        if (n.GetInt("interleaved", 0) != 0)
+        {
+            throw new RewriteException($"{n}: interleaved rotary is not supported");
+        }
+        if (n.GetInt("rotary_embedding_dim", 0) != 0)
+        {
+            throw new RewriteException($"{n}: partial rotary (rotary_embedding_dim) is not supported");
+        }
+        // RotaryEmbedding(input (B,T,H·d) or (B,H,T,d), position_ids, cos_cache, sin_cache)
+        long heads = n.GetInt("num_heads", 0);
+        if (!b.Graph.Initializers.TryGetValue(n.Input(2), out var cosInit))
+        {
+            throw new RewriteException($"{n}: cos_cache '{n.Input(2)}' is not an initializer");
+        }
+        long d = cosInit.Dims[1] * 2;
+        var cos = b.Gather(n.Input(2), n.Input(1)); // (B,T,d/2)
+        var sin = b.Gather(n.Input(3), n.Input(1));
+        if (heads > 0)
+        {
+            var x = b.Transpose(b.Reshape(n.Input(0), 0, 0, heads, d), 0, 2, 1, 3); // (B,H,T,d)
+            var r = Rotate(b, x, b.Unsqueeze(cos, 1), b.Unsqueeze(sin, 1), d);
+            b.NodeWithOutputs("Reshape", [b.Transpose(r, 0, 2, 1, 3), b.Ints(0, 0, -1)], [n.Outputs[0]]);
+        }
+        else
+        {
+            var r = Rotate(b, n.Input(0), b.Unsqueeze(cos, 1), b.Unsqueeze(sin, 1), d);
+            b.NodeWithOutputs("Identity", [r], [n.Outputs[0]]);
+        }
+    }
+}

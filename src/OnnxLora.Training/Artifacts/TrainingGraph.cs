@@ -1,0 +1,62 @@
+// Derives the training (or eval) graph from a GenAI-layout model by rewriting it:
+// lower → inject LoRA (or lift all weights to inputs) → HF causal-LM loss → gradients.
+// The frozen base weights stay initializers in the base model's side file; nothing is copied.
+using OnnxLora.Autodiff;
+using OnnxLora.Autodiff.Loss;
+using OnnxLora.Models;
+using OnnxLora.Onnx.Ir;
+using OnnxLora.Rewrite.Lora;
+using OnnxLora.Rewrite.Passes;
+
+namespace OnnxLora.Training.Artifacts;
+
+public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter> Parameters, IReadOnlyList<LoraTarget> Targets,
+    IReadOnlyDictionary<string, string> Gradients, ElementType ComputeType)
+{
+    public static TrainingGraph Build(Model model, TrainingGraphOptions o)
+    {
+        var computeType = TrainingLowering.ComputeType(model);
+        TrainingLowering.Run(model);
+        var g = model.Graph;
+        IReadOnlyList<LoraTarget> targets = [];
+        var parameters = new List<TrainableParameter>();
+        if (o.FullFineTune)
+        {
+            foreach (var init in g.Initializers.Values.Where(IsWeight).ToList())
+            {
+                parameters.Add(new TrainableParameter(init.Name, init.Dims, init));
+                g.Initializers.Remove(init.Name);
+                g.Inputs.Add(Graph.MakeValueInfo(init.Name, init.Type, init.Dims.Select(d => (Dim)d).ToArray()));
+            }
+        }
+        else
+        {
+            var lora = o.Lora ?? throw new ArgumentException("LoRA settings are required unless FullFineTune is set");
+            (_, targets) = LoraInjection.Run(model, lora, o.Training, computeType);
+            foreach (var t in targets)
+            {
+                parameters.Add(new TrainableParameter(t.A, [t.Rank, t.In], null));
+                parameters.Add(new TrainableParameter(t.B, [t.Out, t.Rank], null));
+            }
+        }
+        var logits = GenAiNames.Logits;
+        var loss = CausalLmLoss.Add(g, logits, logitsType: computeType);
+        var logitsInfo = g.Outputs.First(x => x.Name == logits);
+        g.Outputs.Clear();
+        g.Outputs.Add(Graph.MakeValueInfo(loss, ElementType.Float));
+        if (o.OutputLogits)
+        {
+            g.Outputs.Add(logitsInfo);
+        }
+        IReadOnlyDictionary<string, string> grads = new Dictionary<string, string>();
+        if (o.Training)
+        {
+            grads = GradientBuilder.AddGradients(model, loss, parameters.Select(p => p.Name).ToList(), new GradientOptions { AddOutputs = true });
+        }
+        g.RemoveDeadNodes();
+        return new TrainingGraph(model, parameters, targets, grads, computeType);
+    }
+
+    private static bool IsWeight(Initializer i) =>
+        i.Type.IsFloating() && i.Name != GenAiNames.CosCache && i.Name != GenAiNames.SinCache && !i.Name.StartsWith("const", StringComparison.Ordinal);
+}

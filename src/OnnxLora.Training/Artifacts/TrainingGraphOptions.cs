@@ -1,0 +1,17 @@
+// What the artifact builder should produce from a GenAI-layout model.
+using OnnxLora.Rewrite.Lora;
+
+namespace OnnxLora.Training.Artifacts;
+
+public sealed record TrainingGraphOptions
+{
+    /// <summary>LoRA settings; null with <see cref="FullFineTune"/> trains every weight instead.</summary>
+    public LoraSettings? Lora { get; init; } = new();
+
+    public bool FullFineTune { get; init; }
+
+    /// <summary>Dropout and gradients (training) versus a plain loss/logits graph (eval).</summary>
+    public bool Training { get; init; } = true;
+
+    public bool OutputLogits { get; init; }
+}
