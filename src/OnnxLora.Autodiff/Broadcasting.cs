@@ -1,0 +1,97 @@
+// The one place where broadcasting is undone: a gradient that arrives at a broadcast shape is
+// summed back to its input's shape. Static when declared shapes prove it, otherwise with runtime
+// shape ops (batch and sequence dims are dynamic). Rules never reduce broadcasts themselves.
+using OnnxLora.Onnx.Ir;
+
+namespace OnnxLora.Autodiff;
+
+internal static class Broadcasting
+{
+    /// <summary>Ops whose rules return input gradients at the (broadcast) output shape.</summary>
+    public static readonly IReadOnlySet<string> Ops = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "Add", "Sub", "Mul", "Div", "Pow", "Where", "Max", "Min", "Sum", "MatMul",
+    };
+
+    /// <summary>True when the gradient of input i provably already has input i's shape.</summary>
+    public static bool IsExact(Node node, int i, StaticShapes shapes)
+    {
+        if (node.OpType == "MatMul")
+        {
+            // Y = A @ B with B of rank <= 2: rules return dA at A's shape and dB via the flattened product.
+            return shapes.Rank(node.Input(1)) is 1 or 2;
+        }
+        var x = node.Input(i);
+        if (shapes.Of(x) is not { } xs)
+        {
+            return node.Inputs.All(v => v.Length == 0 || v == x);
+        }
+        foreach (var other in node.Inputs)
+        {
+            if (other.Length == 0 || other == x)
+            {
+                continue;
+            }
+            if (shapes.Of(other) is not { } os || os.Length > xs.Length)
+            {
+                return false;
+            }
+            for (int k = 1; k <= os.Length; k++)
+            {
+                if (os[^k].Value != 1 && !StaticShapes.SameDim(os[^k], xs[^k]))
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The rank of the gradient a broadcasting rule returns, when every operand rank is known.</summary>
+    public static int? GradientRank(Node node, StaticShapes shapes)
+    {
+        var ranks = node.Inputs.Where(v => v.Length > 0).Select(shapes.Rank).ToList();
+        if (ranks.Any(r => r is null))
+        {
+            return null;
+        }
+        return node.OpType == "MatMul" ? Math.Max(Math.Max(ranks[0]!.Value, 2), ranks[1]!.Value) : ranks.Max();
+    }
+
+    /// <summary>
+    /// Sums grad (broadcast shape, rank gradRank if known) down to the shape of x:
+    /// first over the leading axes x lacks, then (keepdims) over the axes where x has size 1.
+    /// </summary>
+    public static string ReduceTo(GraphBuilder b, string grad, string x, StaticShapes shapes, int? gradRank)
+    {
+        var xs = shapes.Of(x);
+        if (xs is not null && gradRank is { } gr)
+        {
+            if (gr > xs.Length)
+            {
+                grad = b.ReduceSum(grad, Enumerable.Range(0, gr - xs.Length).Select(a => (long)a).ToArray(), keepDims: false);
+            }
+        }
+        else
+        {
+            // leading = Range(0, rank(grad) - rank(x))
+            var diff = b.Sub(b.Op("Size", b.Shape(grad)), b.Op("Size", b.Shape(x)));
+            var leading = b.Op("Range", b.ScalarI64(0), diff, b.ScalarI64(1));
+            grad = ReduceSumKeep(b, grad, leading, keepDims: false);
+        }
+        if (xs is not null && xs.All(d => d.Value is not null))
+        {
+            var ones = Enumerable.Range(0, xs.Length).Where(a => xs[a].Value == 1).Select(a => (long)a).ToArray();
+            return ones.Length == 0 ? grad : b.ReduceSum(grad, ones, keepDims: true);
+        }
+        // axes where Shape(x) == 1 and Shape(grad) != 1, found at run time
+        var sx = b.Shape(x);
+        var one = b.ScalarI64(1);
+        var mask = b.Op("And", b.Equal(sx, one), b.Not(b.Equal(b.Shape(grad), one)));
+        var axes = b.Reshape(b.Op("NonZero", mask), -1);
+        return ReduceSumKeep(b, grad, axes, keepDims: true);
+    }
+
+    private static string ReduceSumKeep(GraphBuilder b, string x, string axes, bool keepDims) =>
+        b.Op("ReduceSum", [x, axes], ("keepdims", keepDims ? 1L : 0L), ("noop_with_empty_axes", 1L));
+}

@@ -1,0 +1,98 @@
+// What a gradient rule sees of one forward node: its inputs I(i), outputs O(i), the gradients
+// arriving at its outputs GO(i), which inputs need a gradient, its attributes, and a builder
+// (with short arithmetic helpers) for emitting backward nodes. Rules never see other nodes.
+using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Proto;
+
+namespace OnnxLora.Autodiff;
+
+public sealed class GradientContext
+{
+    private readonly Func<int, string?> _outputGrad;
+    private readonly Func<int, bool> _requires;
+    private readonly StaticShapes _shapes;
+
+    internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, StaticShapes shapes)
+    {
+        Node = node;
+        B = builder;
+        _outputGrad = outputGrad;
+        _requires = requires;
+        _shapes = shapes;
+    }
+
+    internal StaticShapes Shapes => _shapes;
+
+    public Node Node { get; }
+
+    public GraphBuilder B { get; }
+
+    /// <summary>Gradient arriving at output i, or null when no path from it reaches the loss.</summary>
+    public string? GO(int i) => _outputGrad(i);
+
+    /// <summary>Gradient at output 0, for single-output ops (a rule only runs when some GO exists).</summary>
+    public string GY => GO(0) ?? throw new InvalidOperationException($"{Node}: no gradient arrives at output 0");
+
+    public string I(int i) => Node.Input(i);
+
+    public string O(int i) => i < Node.Outputs.Count ? Node.Outputs[i] : "";
+
+    public int InputCount => Node.Inputs.Count;
+
+    /// <summary>Whether input i lies on a path from a wrt value to the loss.</summary>
+    public bool Requires(int i) => _requires(i);
+
+    /// <summary>The gradient for input i if it is required, else null (and nothing is emitted).</summary>
+    public string? Need(int i, Func<string> grad) => Requires(i) ? grad() : null;
+
+    public long Int(string attribute, long fallback) => Node.GetInt(attribute, fallback);
+
+    public long[]? Ints(string attribute) => Node.GetInts(attribute);
+
+    public float Float(string attribute, float fallback) => Node.GetFloat(attribute, fallback);
+
+    public string? String(string attribute) => Node.GetString(attribute);
+
+    /// <summary>Declared rank of a value, or null when nothing static says.</summary>
+    public int? Rank(string value) => _shapes.Rank(value);
+
+    /// <summary>The values of an int64/int32 initializer or Constant node; null when not constant here.</summary>
+    public long[]? ConstantInts(string value)
+    {
+        if (value.Length == 0)
+        {
+            return null;
+        }
+        if (B.Graph.Initializers.TryGetValue(value, out var init))
+        {
+            return init.Type is ElementType.Int64 or ElementType.Int32 ? init.ToInt64s() : null;
+        }
+        var constant = B.Graph.Nodes.FirstOrDefault(n => n.OpType == "Constant" && n.Outputs.Contains(value));
+        return constant?.Attribute("value")?.T is { } t ? IntsOf(t) : null;
+    }
+
+    public string Zero => B.Scalar(0f);
+
+    public string One => B.Scalar(1f);
+
+    public string Scalar(float value) => B.Scalar(value);
+
+    public string Add(string a, string b) => B.Add(a, b);
+
+    public string Sub(string a, string b) => B.Sub(a, b);
+
+    public string Mul(string a, string b) => B.Mul(a, b);
+
+    public string Div(string a, string b) => B.Div(a, b);
+
+    public string Neg(string a) => B.Neg(a);
+
+    private static long[]? IntsOf(TensorProto t) => (ElementType)t.DataType switch
+    {
+        ElementType.Int64 when t.Int64Data.Count > 0 => t.Int64Data.ToArray(),
+        ElementType.Int64 => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(t.RawData.Span).ToArray(),
+        ElementType.Int32 when t.Int32Data.Count > 0 => t.Int32Data.Select(v => (long)v).ToArray(),
+        ElementType.Int32 => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(t.RawData.Span).ToArray().Select(v => (long)v).ToArray(),
+        _ => null,
+    };
+}

@@ -1,0 +1,5 @@
+// The signature of one entry of the GradientRules table: given a node's context, return one
+// gradient per node input (null where not required or not differentiable). No broadcasting here.
+namespace OnnxLora.Autodiff;
+
+public delegate string?[] GradientRule(GradientContext g);

@@ -1,0 +1,72 @@
+// Gradients of Y = A @ B (numpy semantics: batch dims broadcast, 1-D operands promoted).
+// A (...,M,K)  B (...,K,N)  Y (...,M,N);  P = product of A's leading dims.
+// A rank-2 (or 1-D) B is differentiated through the flattened product (no batch-dim reduction);
+// otherwise the gradients come back at the broadcast shape and Broadcasting reduces them.
+namespace OnnxLora.Autodiff;
+
+internal static class MatMulGradient
+{
+    // dA = GY @ Bᵀ
+    public static string OfA(GradientContext g)
+    {
+        var (a, b, gy) = (g.I(0), g.I(1), g.GY);
+        int? ra = g.Rank(a), rb = g.Rank(b);
+        if (ra == 1 && rb == 1)
+        {
+            // Y = Σ_k A_k B_k (a scalar)
+            return g.Mul(gy, b);
+        }
+        if (rb == 1)
+        {
+            // Y (...,M) = A (...,M,K) @ B (K);  dA = GY[..., None] @ B[None, :]
+            return g.B.MatMul(g.B.Unsqueeze(gy, -1), g.B.Unsqueeze(b, 0));
+        }
+        if (ra == 1 && rb != 2)
+        {
+            // Y (...,N) = A (K) @ B (...,K,N);  dA (...,1,K) = GY[..., None, :] @ Bᵀ, reduced centrally
+            return g.B.MatMul(g.B.Unsqueeze(gy, -2), TransposeLastTwo(g, b));
+        }
+        return g.B.MatMul(gy, TransposeLastTwo(g, b));
+    }
+
+    // dB = Aᵀ @ GY
+    public static string OfB(GradientContext g)
+    {
+        var (a, b, gy) = (g.I(0), g.I(1), g.GY);
+        int? ra = g.Rank(a), rb = g.Rank(b);
+        if (ra == 1 && rb == 1)
+        {
+            return g.Mul(gy, a);
+        }
+        if (rb is 1 or 2)
+        {
+            // dB (K,N) = A2ᵀ (K,P) @ GY2 (P,N), with A2 = A as (P,K) and GY2 = GY as (P,N) (or (P) when B is 1-D)
+            var a2 = g.B.Reshape(a, g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [a], ("start", -1L))));
+            var gy2 = rb == 1 ? g.B.Reshape(gy, -1) : g.B.Reshape(gy, g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [gy], ("start", -1L))));
+            return g.B.MatMul(g.B.Transpose(a2, 1, 0), gy2);
+        }
+        if (ra == 1)
+        {
+            // Y (...,N) = A (K) @ B (...,K,N);  dB (...,K,N) = A[:, None] @ GY[..., None, :]
+            return g.B.MatMul(g.B.Unsqueeze(a, -1), g.B.Unsqueeze(gy, -2));
+        }
+        return g.B.MatMul(TransposeLastTwo(g, a), gy);
+    }
+
+    /// <summary>Swaps the last two axes: one Transpose when the rank is known, else via a rank-3 view.</summary>
+    private static string TransposeLastTwo(GradientContext g, string x)
+    {
+        if (g.Rank(x) is { } r and >= 2)
+        {
+            var perm = Enumerable.Range(0, r).Select(i => (long)i).ToArray();
+            (perm[r - 2], perm[r - 1]) = (perm[r - 1], perm[r - 2]);
+            return g.B.Transpose(x, perm);
+        }
+        // X (...,M,K) → (P',M,K) → (P',K,M) → (...,K,M)
+        var batch = g.B.Shape(x, 0, -2);
+        var m = g.B.Shape(x, -2, -1);
+        var k = g.B.Op("Shape", [x], ("start", -1L));
+        var x3 = g.B.Reshape(x, g.B.Concat(0, g.B.Ints(-1), m, k));
+        return g.B.Reshape(g.B.Transpose(x3, 0, 2, 1), g.B.Concat(0, batch, k, m));
+    }
+}

@@ -1,0 +1,65 @@
+// Gradients of the data-movement ops that need runtime sizes: Concat (Split by input sizes),
+// Split (Concat, zeros for unused outputs), Slice (Pad back, unit steps only) and Gather
+// (scatter-add, axis 0 only). Indices, shapes and starts/ends never receive gradients.
+using OnnxLora.Onnx.Ir;
+
+namespace OnnxLora.Autodiff;
+
+internal static class ShapeGradient
+{
+    // Y = Concat(X0, X1, ..., axis);  dX0, dX1, ... = Split(GY, [size(X0, axis), size(X1, axis), ...], axis)
+    public static string?[] OfConcat(GradientContext g)
+    {
+        long axis = g.Int("axis", 0);
+        var sizes = g.B.Concat(0, [.. Enumerable.Range(0, g.InputCount).Select(k => SizeAlong(g.B, g.I(k), axis))]);
+        var parts = g.B.Node("Split", [g.GY, sizes], g.InputCount, "", ("axis", axis));
+        return [.. parts.Select((p, k) => g.Requires(k) ? p : null)];
+    }
+
+    // Y0, Y1, ... = Split(X, axis);  dX = Concat(GY0, GY1, ..., axis), zeros (Shape(Yk)) where no gradient arrives
+    public static string OfSplit(GradientContext g)
+    {
+        var parts = Enumerable.Range(0, g.Node.Outputs.Count)
+            .Select(k => g.GO(k) ?? g.B.Op("ConstantOfShape", g.B.Shape(g.O(k))))
+            .ToArray();
+        return g.B.Concat(g.Int("axis", 0), parts);
+    }
+
+    // Y = Slice(X, starts, ends, axes, steps=1);  dX = Pad(GY, begin = clamp(starts), end = dim - begin - len(Y)) on axes
+    public static string OfSlice(GradientContext g)
+    {
+        if (g.I(4).Length > 0 && g.ConstantInts(g.I(4))?.All(s => s == 1) != true)
+        {
+            throw new NotSupportedException($"{g.Node}: the Slice gradient supports constant unit steps only");
+        }
+        var b = g.B;
+        var starts = b.Cast(g.I(1), ElementType.Int64);
+        var axes = g.I(3).Length > 0
+            ? b.Cast(g.I(3), ElementType.Int64)
+            : b.Op("Range", b.ScalarI64(0), b.Op("Size", starts), b.ScalarI64(1));
+        var dim = b.Gather(b.Shape(g.I(0)), axes);
+        // begin = clamp(starts < 0 ? starts + dim : starts, 0, dim)
+        var wrapped = b.Where(b.Op("Less", starts, b.ScalarI64(0)), b.Add(starts, dim), starts);
+        var begin = b.Op("Max", b.Op("Min", wrapped, dim), b.ScalarI64(0));
+        var length = b.Gather(b.Shape(g.O(0)), axes);
+        var end = b.Sub(b.Sub(dim, begin), length);
+        return b.Op("Pad", g.GY, b.Concat(0, begin, end), "", axes);
+    }
+
+    // Y (q...,rest) = Gather(X (V,rest), idx (q...), axis=0);  dX = ScatterND-add(zeros (V,rest), idx[..., None], GY)
+    public static string OfGather(GradientContext g)
+    {
+        if (g.Int("axis", 0) != 0)
+        {
+            throw new NotSupportedException($"{g.Node}: the Gather gradient supports axis 0 only");
+        }
+        var b = g.B;
+        var idx = b.Cast(g.I(1), ElementType.Int64);
+        idx = b.Where(b.Op("Less", idx, b.ScalarI64(0)), b.Add(idx, b.Shape(g.I(0), 0, 1)), idx);
+        var zeros = b.Op("ConstantOfShape", b.Shape(g.I(0)));
+        return b.Op("ScatterND", [zeros, b.Unsqueeze(idx, -1), g.GY], ("reduction", "add"));
+    }
+
+    private static string SizeAlong(GraphBuilder b, string x, long axis) =>
+        axis == -1 ? b.Op("Shape", [x], ("start", -1L)) : b.Shape(x, axis, axis + 1);
+}
