@@ -1,6 +1,17 @@
+// The `onnxlora` command: parses arguments and calls the library. It holds no math and no graph
+// code; every failure the library reports as bad input becomes one line on stderr and exit 1.
+using System.CommandLine;
+using OnnxLora.Cli.Commands;
+
 namespace OnnxLora.Cli;
 
 internal static class Program
 {
-    private static int Main() => 0;
+    private static int Main(string[] args)
+    {
+        var root = new RootCommand("OnnxLora: LoRA fine-tuning of Llama-family models on ONNX Runtime, in .NET.");
+        root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(ParityCommand.Create());
+        return root.Parse(args).Invoke();
+    }
 }

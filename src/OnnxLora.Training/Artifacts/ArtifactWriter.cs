@@ -1,13 +1,21 @@
 // Saves derived graphs into an artifacts folder without copying the base weights: the base
-// model's side file is linked into the folder (symlink, or hard link where allowed) and the
-// graph references it by that name, so ORT resolves every weight relative to the folder.
+// model's side file is hard-linked into the folder and the graph references it by that name.
+// ORT rejects symlinks that leave the model folder, so across file systems (where a hard link is
+// impossible) the side file is copied once, with a warning.
+using System.Runtime.InteropServices;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Training.Artifacts;
 
-public static class ArtifactWriter
+public static partial class ArtifactWriter
 {
+    /// <summary>Called when a base side file had to be copied instead of linked.</summary>
+    public static Action<string>? Warn { get; set; } = m => Console.Error.WriteLine("warning: " + m);
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Link(string existing, string created);
+
     public static void Save(Model model, string path)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -23,11 +31,16 @@ public static class ArtifactWriter
             var name = k == 0 ? "base.onnx.data" : $"base{k}.onnx.data";
             k++;
             var link = Path.Combine(dir, name);
-            if (File.Exists(link) || new FileInfo(link).LinkTarget is not null)
+            if (File.Exists(link))
             {
+                Onnx.Ir.MappedFile.Evict(link);
                 File.Delete(link);
             }
-            File.CreateSymbolicLink(link, src);
+            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() || Link(src, link) != 0)
+            {
+                Warn?.Invoke($"cannot hard-link {src} into {dir} (other file system?); copying it");
+                File.Copy(src, link, overwrite: true);
+            }
             links[src] = name;
         }
         var stem = Path.GetFileNameWithoutExtension(path);

@@ -29,9 +29,8 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
                 g.Inputs.Add(Graph.MakeValueInfo(init.Name, init.Type, init.Dims.Select(d => (Dim)d).ToArray()));
             }
         }
-        else
+        else if (o.Lora is { } lora)
         {
-            var lora = o.Lora ?? throw new ArgumentException("LoRA settings are required unless FullFineTune is set");
             (_, targets) = LoraInjection.Run(model, lora, o.Training, computeType);
             foreach (var t in targets)
             {
@@ -51,6 +50,10 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
         IReadOnlyDictionary<string, string> grads = new Dictionary<string, string>();
         if (o.Training)
         {
+            if (parameters.Count == 0)
+            {
+                throw new ArgumentException("a training graph needs LoRA settings or full fine-tuning");
+            }
             grads = GradientBuilder.AddGradients(model, loss, parameters.Select(p => p.Name).ToList(), new GradientOptions { AddOutputs = true });
         }
         g.RemoveDeadNodes();

@@ -5,7 +5,7 @@ namespace OnnxLora.Training.Artifacts;
 
 public sealed record TrainingGraphOptions
 {
-    /// <summary>LoRA settings; null with <see cref="FullFineTune"/> trains every weight instead.</summary>
+    /// <summary>LoRA settings; null gives the plain base model (eval) or, with <see cref="FullFineTune"/>, trains every weight.</summary>
     public LoraSettings? Lora { get; init; } = new();
 
     public bool FullFineTune { get; init; }

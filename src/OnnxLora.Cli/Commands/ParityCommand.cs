@@ -1,0 +1,88 @@
+// `onnxlora parity`: run a reference batch through our graphs and compare with transformers/PEFT.
+using System.CommandLine;
+using System.Globalization;
+using OnnxLora.Training.Parity;
+
+namespace OnnxLora.Cli.Commands;
+
+internal static class ParityCommand
+{
+    /// <summary>fp32 tolerances of the acceptance checks (logits/loss absolute, gradients relative to max |ref|).</summary>
+    public const double LogitsTolerance = 1e-4;
+    public const double LossTolerance = 1e-5;
+    public const double GradientRelativeTolerance = 1e-4;
+    public const double TrajectoryTolerance = 1e-4;
+
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "ONNX/GenAI folder, or a Hugging Face folder (imported to a temp dir first)", Required = true };
+        var batch = new Option<string>("--batch") { Description = "safetensors with input_ids, attention_mask, labels (and reference tensors)", Required = true };
+        var output = new Option<string?>("--output", "-o") { Description = "Write our tensors to this safetensors file" };
+        var adapter = new Option<string?>("--adapter") { Description = "PEFT adapter folder: adds lora.logits, lora.loss and grad.<name>" };
+        var trajectory = new Option<string?>("--trajectory") { Description = "trajectory.json: run its AdamW steps from the adapter and report trajectory.losses" };
+        var compare = new Option<bool>("--compare") { Description = "Print max abs errors against same-named tensors in the batch file" };
+        var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits", AllowMultipleArgumentsPerToken = true };
+        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var cmd = new Command("parity", "Prove that our ONNX graphs compute what transformers/PEFT compute")
+            { model, batch, output, adapter, trajectory, compare, refKey, device };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var kv in r.GetValue(refKey) ?? [])
+            {
+                var parts = kv.Split('=', 2);
+                if (parts.Length != 2)
+                {
+                    throw new ArgumentException($"--reference-key '{kv}' must look like ours=theirs");
+                }
+                keys[parts[0]] = parts[1];
+            }
+            var result = ParityRunner.Run(new ParityOptions
+            {
+                Model = r.GetValue(model)!,
+                Batch = r.GetValue(batch)!,
+                Output = r.GetValue(output),
+                Adapter = r.GetValue(adapter),
+                Trajectory = r.GetValue(trajectory),
+                ReferenceKeys = keys,
+                Device = r.GetValue(device)!,
+            }, new SyncProgress(m => Console.Error.WriteLine("  " + m)));
+            foreach (var (name, (data, shape)) in result.Outputs.OrderBy(k => k.Key, StringComparer.Ordinal))
+            {
+                if (shape.Length == 0)
+                {
+                    Console.WriteLine($"{name} = {data[0].ToString("R", CultureInfo.InvariantCulture)}");
+                }
+            }
+            if (!r.GetValue(compare))
+            {
+                return 0;
+            }
+            bool ok = true;
+            foreach (var c in result.Comparisons)
+            {
+                var (limit, measured) = Limit(c);
+                bool pass = measured <= limit;
+                ok &= pass;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"{(pass ? "PASS" : "FAIL")}  {c.Name,-70} max|Δ| {c.MaxAbs:E2}  rel {c.Relative:E2}  (limit {limit:E0}{(IsGrad(c) ? " rel" : "")})"));
+            }
+            if (result.Comparisons.Count == 0)
+            {
+                Console.WriteLine("no reference tensors with matching names in the batch file");
+            }
+            return ok ? 0 : CliErrors.CheckFailed;
+        }));
+        return cmd;
+    }
+
+    private static bool IsGrad(ParityComparison c) => c.Name.StartsWith("grad.", StringComparison.Ordinal);
+
+    private static (double Limit, double Measured) Limit(ParityComparison c) => c.Name switch
+    {
+        _ when IsGrad(c) => (GradientRelativeTolerance, c.Relative),
+        _ when c.Name.EndsWith(".loss", StringComparison.Ordinal) => (LossTolerance, c.MaxAbs),
+        "trajectory.losses" => (TrajectoryTolerance, c.MaxAbs),
+        _ => (LogitsTolerance, c.MaxAbs),
+    };
+}

@@ -1,0 +1,44 @@
+// Generates the training artifacts in ORT Training's layout: training_model.onnx (loss +
+// gradients), eval_model.onnx (loss + logits), optimizer_model.onnx (AdamW), accumulate_model.onnx,
+// plus artifacts.json describing the trainable parameters. Base weights are linked, not copied.
+using System.Text.Json;
+using OnnxLora.Autodiff.Optim;
+using OnnxLora.Onnx.IO;
+using OnnxLora.Rewrite.Lora;
+
+namespace OnnxLora.Training.Artifacts;
+
+public sealed record TrainingArtifacts(string Dir, IReadOnlyList<TrainableParameter> Parameters, IReadOnlyList<LoraTarget> Targets)
+{
+    public const string TrainingModel = "training_model.onnx";
+    public const string EvalModel = "eval_model.onnx";
+    public const string OptimizerModel = "optimizer_model.onnx";
+    public const string AccumulateModel = "accumulate_model.onnx";
+    public const string Manifest = "artifacts.json";
+
+    public string TrainingModelPath => Path.Combine(Dir, TrainingModel);
+    public string EvalModelPath => Path.Combine(Dir, EvalModel);
+    public string OptimizerModelPath => Path.Combine(Dir, OptimizerModel);
+    public string AccumulateModelPath => Path.Combine(Dir, AccumulateModel);
+
+    public static TrainingArtifacts Generate(string modelPath, string dir, TrainingGraphOptions options, AdamWOptions adamW)
+    {
+        Directory.CreateDirectory(dir);
+        var train = TrainingGraph.Build(ModelReader.Load(modelPath), options with { Training = true, OutputLogits = false });
+        ArtifactWriter.Save(train.Model, Path.Combine(dir, TrainingModel));
+        var eval = TrainingGraph.Build(ModelReader.Load(modelPath), options with { Training = false, OutputLogits = true });
+        ArtifactWriter.Save(eval.Model, Path.Combine(dir, EvalModel));
+        var specs = train.Parameters.Select(p => new ParameterSpec(p.Name, p.Shape)).ToList();
+        ArtifactWriter.Save(OptimizerGraphBuilder.Build(specs, adamW), Path.Combine(dir, OptimizerModel));
+        ArtifactWriter.Save(OptimizerGraphBuilder.BuildAccumulate(specs), Path.Combine(dir, AccumulateModel));
+        var manifest = new
+        {
+            base_model = Path.GetFullPath(modelPath),
+            parameters = train.Parameters.Select(p => new { name = p.Name, shape = p.Shape }),
+            lora = options.Lora,
+            full_fine_tune = options.FullFineTune,
+        };
+        File.WriteAllText(Path.Combine(dir, Manifest), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
+        return new TrainingArtifacts(dir, train.Parameters, train.Targets);
+    }
+}

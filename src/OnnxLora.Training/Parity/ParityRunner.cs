@@ -1,0 +1,214 @@
+// `onnxlora parity`: runs a batch through our graphs and writes what transformers/PEFT would
+// report — base.logits/base.loss, with an adapter lora.logits/lora.loss/grad.<name>, with a
+// trajectory the AdamW losses — and compares them with same-named reference tensors.
+using System.Text.Json.Nodes;
+using Microsoft.ML.OnnxRuntime;
+using OnnxLora.Autodiff.Optim;
+using OnnxLora.Onnx.IO;
+using OnnxLora.Onnx.Safetensors;
+using OnnxLora.Rewrite.Lora;
+using OnnxLora.Training.Artifacts;
+using OnnxLora.Training.Engine;
+using OnnxLora.Training.Runtime;
+
+namespace OnnxLora.Training.Parity;
+
+public sealed record ParityOptions
+{
+    public required string Model { get; init; }
+    public required string Batch { get; init; }
+    public string? Output { get; init; }
+    public string? Adapter { get; init; }
+    public string? Trajectory { get; init; }
+    /// <summary>ours=reference pairs, e.g. base.logits=merged.logits.</summary>
+    public IReadOnlyDictionary<string, string> ReferenceKeys { get; init; } = new Dictionary<string, string>();
+    public string Device { get; init; } = "cpu";
+}
+
+public sealed record ParityResult(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Outputs, IReadOnlyList<ParityComparison> Comparisons);
+
+public sealed record ParityComparison(string Name, string Reference, double MaxAbs, double MaxAbsReference)
+{
+    public double Relative => MaxAbsReference == 0 ? MaxAbs : MaxAbs / MaxAbsReference;
+}
+
+public static class ParityRunner
+{
+    public static ParityResult Run(ParityOptions o, IProgress<string>? progress = null)
+    {
+        var batch = ParityBatch.Load(o.Batch);
+        using var source = ModelSource.Resolve(o.Model, progress);
+        var outputs = new Dictionary<string, (float[], long[])>(StringComparer.Ordinal);
+        var work = Path.Combine(Path.GetTempPath(), "onnxlora-parity-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            RunBase(source, batch, work, o.Device, outputs);
+            if (o.Adapter is not null)
+            {
+                var adapter = PeftAdapter.Load(o.Adapter);
+                RunAdapter(source, batch, adapter, o, work, outputs);
+                if (o.Trajectory is not null)
+                {
+                    outputs["trajectory.losses"] = RunTrajectory(source, adapter, o, work, progress);
+                }
+            }
+            else if (o.Trajectory is not null)
+            {
+                throw new ArgumentException("--trajectory needs --adapter (the initial LoRA weights)");
+            }
+        }
+        finally
+        {
+            Models.AtomicFolder.TryDelete(work);
+        }
+        if (o.Output is not null)
+        {
+            SafetensorsWriter.Write(o.Output,
+                outputs.Select(kv => SafetensorsTensor.FromFloat32(kv.Key, kv.Value.Item1, kv.Value.Item2)).ToList(),
+                new Dictionary<string, string> { ["producer"] = "onnxlora parity" });
+        }
+        var comparisons = Compare(o, batch, outputs);
+        return new ParityResult(outputs, comparisons);
+    }
+
+    private static void RunBase(ModelSource source, ParityBatch batch, string work, string device, Dictionary<string, (float[], long[])> outputs)
+    {
+        var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, });
+        var path = Path.Combine(work, "base", "eval_model.onnx");
+        ArtifactWriter.Save(graph.Model, path);
+        using var session = SessionFactory.Create(path, device);
+        using var inputs = Inputs(batch);
+        using var results = session.Run(new RunOptions(), inputs.Names, inputs.Values, ["loss", "logits"]);
+        AddLogitsAndLoss("base", batch, results, outputs);
+    }
+
+    private static void RunAdapter(ModelSource source, ParityBatch batch, PeftAdapter adapter, ParityOptions o, string work,
+        Dictionary<string, (float[], long[])> outputs)
+    {
+        var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath),
+            new TrainingGraphOptions { Lora = adapter.Settings, Training = true, OutputLogits = true });
+        adapter.CheckAgainst(graph.Targets, o.Adapter!);
+        var path = Path.Combine(work, "lora", "training_model.onnx");
+        ArtifactWriter.Save(graph.Model, path);
+        using var session = SessionFactory.Create(path, o.Device);
+        using var inputs = Inputs(batch);
+        var names = new List<string>(inputs.Names);
+        var values = new List<OrtValue>(inputs.Values);
+        foreach (var p in graph.Parameters)
+        {
+            var (data, shape) = adapter.Tensors[p.Name];
+            names.Add(p.Name);
+            values.Add(OrtTensors.Float(data, shape));
+        }
+        var outNames = new List<string> { "loss", "logits" };
+        outNames.AddRange(graph.Parameters.Select(p => graph.Gradients[p.Name]));
+        using var results = session.Run(new RunOptions(), names, values, outNames);
+        AddLogitsAndLoss("lora", batch, results, outputs);
+        for (int i = 0; i < graph.Parameters.Count; i++)
+        {
+            var r = results[2 + i];
+            outputs["grad." + graph.Parameters[i].Name] = (OrtTensors.ToFloats(r), OrtTensors.Shape(r));
+        }
+        foreach (var v in values.Skip(inputs.Values.Count))
+        {
+            v.Dispose();
+        }
+    }
+
+    private static (float[], long[]) RunTrajectory(ModelSource source, PeftAdapter adapter, ParityOptions o, string work, IProgress<string>? progress)
+    {
+        var traj = TrajectoryFile.Load(o.Trajectory!);
+        var dir = Path.Combine(work, "trajectory");
+        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 } };
+        var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
+        adapter.CheckAgainst(artifacts.Targets, o.Adapter!);
+        var initial = artifacts.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);
+        using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
+            artifacts.Parameters, initial, o.Device);
+        var losses = new float[traj.Steps.Count];
+        for (int s = 0; s < traj.Steps.Count; s++)
+        {
+            var step = traj.Steps[s];
+            using var batch = new BatchTensors(step.InputIds, step.AttentionMask, step.Labels, step.Batch, step.Time);
+            losses[s] = engine.ForwardBackward(batch);
+            engine.OptimizerStep(traj.LearningRate);
+            progress?.Report($"trajectory step {s + 1}/{traj.Steps.Count} loss {losses[s]:F6}");
+        }
+        return (losses, [losses.Length]);
+    }
+
+    private static BatchTensors Inputs(ParityBatch b) =>
+        new(b.InputIds, b.AttentionMask, b.Labels ?? b.InputIds, b.Batch, b.Time);
+
+    private static void AddLogitsAndLoss(string prefix, ParityBatch batch, IDisposableReadOnlyCollection<OrtValue> results,
+        Dictionary<string, (float[], long[])> outputs)
+    {
+        if (batch.Labels is not null)
+        {
+            outputs[prefix + ".loss"] = (OrtTensors.ToFloats(results[0]), []);
+        }
+        outputs[prefix + ".logits"] = (OrtTensors.ToFloats(results[1]), OrtTensors.Shape(results[1]));
+    }
+
+    private static List<ParityComparison> Compare(ParityOptions o, ParityBatch batch, Dictionary<string, (float[] Data, long[] Shape)> outputs)
+    {
+        var list = new List<ParityComparison>();
+        using var reference = SafetensorsFile.Open(o.Batch);
+        foreach (var (name, (data, shape)) in outputs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var refName = o.ReferenceKeys.TryGetValue(name, out var mapped) ? mapped : name;
+            if (name == "trajectory.losses" && o.Trajectory is not null)
+            {
+                var traj = TrajectoryFile.Load(o.Trajectory);
+                list.Add(Diff(name, o.Trajectory + ":losses", data, traj.Losses, null));
+                continue;
+            }
+            if (!reference.Contains(refName))
+            {
+                continue;
+            }
+            var refData = reference.ReadAsFloat32(refName);
+            if (refData.Length != data.Length)
+            {
+                throw new InvalidDataException($"{o.Batch}: reference '{refName}' has {refData.Length} values, ours '{name}' has {data.Length}");
+            }
+            // Logits are compared only where attention_mask = 1 (padding rows are undefined in both).
+            bool[]? keep = name.EndsWith(".logits", StringComparison.Ordinal) ? RowMask(batch, shape) : null;
+            list.Add(Diff(name, refName, data, refData, keep));
+        }
+        return list;
+    }
+
+    private static bool[] RowMask(ParityBatch batch, long[] shape)
+    {
+        long v = shape[^1];
+        var keep = new bool[batch.Batch * batch.Time * v];
+        for (int i = 0; i < batch.Batch * batch.Time; i++)
+        {
+            if (batch.AttentionMask[i] != 0)
+            {
+                Array.Fill(keep, true, (int)(i * v), (int)v);
+            }
+        }
+        return keep;
+    }
+
+    private static ParityComparison Diff(string name, string refName, float[] ours, float[] reference, bool[]? keep)
+    {
+        double maxAbs = 0, maxRef = 0;
+        for (int i = 0; i < ours.Length; i++)
+        {
+            if (keep is not null && !keep[i])
+            {
+                continue;
+            }
+            maxAbs = Math.Max(maxAbs, Math.Abs((double)ours[i] - reference[i]));
+            if (double.IsNaN(ours[i]) != double.IsNaN(reference[i]))
+            {
+                maxAbs = double.PositiveInfinity;
+            }
+            maxRef = Math.Max(maxRef, Math.Abs((double)reference[i]));
+        }
+        return new ParityComparison(name, refName, maxAbs, maxRef);
+    }
+}
