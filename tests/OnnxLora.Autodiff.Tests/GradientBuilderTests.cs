@@ -67,6 +67,16 @@ public sealed class GradientBuilderTests
     }
 
     [Fact]
+    public void SliceWithNonUnitStepIsRejectedClearly()
+    {
+        using var c = new GradientCheck();
+        var x = c.Input("x", [6]);
+        var y = c.B.Slice(x, [0], [6], [0], [2]);
+        var error = Assert.Throws<NotSupportedException>(() => c.Differentiate(y));
+        Assert.Contains("unit steps", error.Message);
+    }
+
+    [Fact]
     public void ThrowsWhenTheLossDoesNotDependOnAWrtValue()
     {
         using var c = new GradientCheck();
