@@ -40,10 +40,13 @@ internal static class MatMulGradient
         }
         if (rb is 1 or 2)
         {
-            // dB (K,N) = A2ᵀ (K,P) @ GY2 (P,N), with A2 = A as (P,K) and GY2 = GY as (P,N) (or (P) when B is 1-D)
+            // A2 = A as (P,K).  B (K,N): dB = A2ᵀ (K,P) @ GY as (P,N).  B (K): dB = GY as (P) @ A2
             var a2 = g.B.Reshape(a, g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [a], ("start", -1L))));
-            var gy2 = rb == 1 ? g.B.Reshape(gy, -1) : g.B.Reshape(gy, g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [gy], ("start", -1L))));
-            return g.B.MatMul(g.B.Transpose(a2, 1, 0), gy2);
+            if (rb == 1)
+            {
+                return g.B.MatMul(g.B.Reshape(gy, -1), a2);
+            }
+            return g.B.MatMul(g.B.Transpose(a2, 1, 0), g.B.Reshape(gy, g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [gy], ("start", -1L)))));
         }
         if (ra == 1)
         {
