@@ -1,6 +1,6 @@
 // Locates the repository root (the folder holding OnnxLora.sln) from the test binary's
 // directory, and the shared fixtures folder beside it. It does not create or download anything.
-namespace OnnxLora.Onnx.Tests;
+namespace OnnxLora.Testing;
 
 public static class TestPaths
 {

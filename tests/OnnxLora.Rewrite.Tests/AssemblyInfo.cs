@@ -1,1 +1,0 @@
-namespace OnnxLora.Rewrite.Tests;

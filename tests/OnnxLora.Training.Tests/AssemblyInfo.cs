@@ -1,1 +1,0 @@
-namespace OnnxLora.Training.Tests;
