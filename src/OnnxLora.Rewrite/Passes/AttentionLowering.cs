@@ -40,7 +40,11 @@ public sealed class AttentionLowering
         return new PassResult(model, true);
     }
 
-    /// <summary>(B,1,T,T) bool: key j visible to query i iff j ≤ i and attention_mask[b, j] = 1.</summary>
+    /// <summary>
+    /// (B,1,T,T) bool: key j visible to query i iff j ≤ i, attention_mask[b, j] ≠ 0 and
+    /// attention_mask[b, j] = attention_mask[b, i]. A 0/1 mask is the usual padding mask; a mask of
+    /// 1-based segment ids (packed sequences) also keeps attention within each example.
+    /// </summary>
     private static string BuildMask(GraphBuilder b, string attentionMask, Graph g)
     {
         if (!g.IsGraphInput(attentionMask))
@@ -50,8 +54,10 @@ public sealed class AttentionLowering
         var t = b.Gather(b.Shape(attentionMask), b.ScalarI64(1)); // scalar T
         var range = b.Op("Range", b.ScalarI64(0), t, b.ScalarI64(1)); // (T)
         var causal = b.Op("GreaterOrEqual", b.Unsqueeze(range, 1), b.Unsqueeze(range, 0)); // (T,T)
-        var keys = b.Unsqueeze(b.Cast(attentionMask, ElementType.Bool), 1, 2); // (B,1,1,T)
-        return b.Op("And", causal, keys); // (B,1,T,T)
+        var sameSegment = b.Equal(b.Unsqueeze(attentionMask, 2), b.Unsqueeze(attentionMask, 1)); // (B,T,T)
+        var keyValid = b.Cast(b.Unsqueeze(attentionMask, 1), ElementType.Bool); // (B,1,T)
+        var visible = b.Op("And", b.Op("And", causal, sameSegment), keyValid); // (B,T,T)
+        return b.Unsqueeze(visible, 1); // (B,1,T,T)
     }
 
     private static void LowerGqa(GraphBuilder b, Node n, string mask, ElementType computeType)

@@ -1,0 +1,61 @@
+// Token-weighted mean loss of the eval graph over a validation set, for given parameter values.
+// Perplexity is exp(loss). Batches are built once and reused for every evaluation.
+using Microsoft.ML.OnnxRuntime;
+using OnnxLora.Training.Artifacts;
+using OnnxLora.Training.Data;
+using OnnxLora.Training.Engine;
+
+namespace OnnxLora.Training.Run;
+
+public sealed class Evaluator : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly IReadOnlyList<TrainableParameter> _params;
+    private readonly List<TokenBatch> _batches = [];
+
+    public Evaluator(TrainingArtifacts artifacts, IReadOnlyList<TokenizedExample> examples, long padId, int batchSize, string device)
+        : this(artifacts.EvalModelPath, artifacts.Parameters, examples, padId, batchSize, device)
+    {
+    }
+
+    public Evaluator(string evalModel, IReadOnlyList<TrainableParameter> parameters, IReadOnlyList<TokenizedExample> examples,
+        long padId, int batchSize, string device)
+    {
+        _session = Runtime.SessionFactory.Create(evalModel, device);
+        _params = parameters;
+        for (int i = 0; i < examples.Count; i += batchSize)
+        {
+            _batches.Add(BatchBuilder.Build(examples.Skip(i).Take(batchSize).ToList(), padId));
+        }
+    }
+
+    public double Loss(IReadOnlyDictionary<string, float[]> values)
+    {
+        double sum = 0;
+        long count = 0;
+        var paramValues = _params.Select(p => OrtValue.CreateTensorValueFromMemory(values[p.Name], p.Shape)).ToList();
+        try
+        {
+            foreach (var tb in _batches)
+            {
+                using var batch = new BatchTensors(tb.InputIds, tb.AttentionMask, tb.Labels, tb.B, tb.T);
+                var names = batch.Names.Concat(_params.Select(p => p.Name)).ToList();
+                var inputs = batch.Values.Concat(paramValues).ToList();
+                using var r = _session.Run(new RunOptions(), names, inputs, ["loss"]);
+                int n = batch.CountedTokens();
+                if (n > 0)
+                {
+                    sum += r[0].GetTensorDataAsSpan<float>()[0] * (double)n;
+                    count += n;
+                }
+            }
+        }
+        finally
+        {
+            paramValues.ForEach(v => v.Dispose());
+        }
+        return count == 0 ? double.NaN : sum / count;
+    }
+
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,254 @@
+// The fine-tuning run behind `onnxlora train` and the worker: data → artifacts → step loop with
+// schedule, eval, checkpoints and exact resume → PEFT adapter + metrics + loss curve in the run
+// folder. It reports progress as events and never prints; cancellation checkpoints and returns.
+// B=batch, T=time. Non-finite losses stop the run before any update touches the weights.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using OnnxLora.Models;
+using OnnxLora.Models.Tokenization;
+using OnnxLora.Rewrite.Lora;
+using OnnxLora.Training.Artifacts;
+using OnnxLora.Training.Config;
+using OnnxLora.Training.Data;
+using OnnxLora.Training.Engine;
+
+namespace OnnxLora.Training.Run;
+
+public sealed class Trainer
+{
+    public const string ConfigFile = "config.json";
+    public const string MetricsFile = "metrics.jsonl";
+    public const string AdapterFolder = "adapter";
+    public const string LossCurveFile = "loss.png";
+
+    private readonly TrainConfig _config;
+    private readonly string _runDir;
+    private readonly IProgress<TrainEvent>? _progress;
+
+    public Trainer(TrainConfig config, string runDir, IProgress<TrainEvent>? progress = null)
+    {
+        config.Validate();
+        _config = config;
+        _runDir = Path.GetFullPath(runDir);
+        _progress = progress;
+    }
+
+    /// <summary>Continues the run in <paramref name="runDir"/> from its newest checkpoint, with its saved config.</summary>
+    public static Trainer Resume(string runDir, IProgress<TrainEvent>? progress = null)
+    {
+        var path = Path.Combine(runDir, ConfigFile);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{runDir}: not a run folder ({ConfigFile} missing)", path);
+        }
+        return new Trainer(TrainConfigLoader.Load(path), runDir, progress);
+    }
+
+    public TrainSummary Run(CancellationToken cancel = default)
+    {
+        var c = _config;
+        Directory.CreateDirectory(_runDir);
+        using var source = ModelSource.Resolve(c.Model ?? throw new ArgumentException("config: 'model' is required"));
+        var tokenizer = TextTokenizer.Load(source.OnnxDir);
+        var (train, val, truncated) = LoadData(c, tokenizer);
+        TrainConfigLoader.Save(c, Path.Combine(_runDir, ConfigFile));
+
+        var lora = c.FullFineTune ? null : c.Lora.ToSettings(c.Seed);
+        var artifacts = TrainingArtifacts.Generate(source.ModelPath, Path.Combine(_runDir, "artifacts"),
+            new TrainingGraphOptions { Lora = lora, FullFineTune = c.FullFineTune }, c.ToAdamWOptions());
+        var initial = InitialValues(artifacts, lora);
+        long padId = tokenizer.PadId ?? tokenizer.EosId ?? 0;
+        var loader = c.Packing
+            ? DataLoader.ForPacked(SequencePacker.Pack(train, c.MaxSeqLen, padId), c.BatchSize, padId, (ulong)c.Seed)
+            : DataLoader.ForExamples(train, c.BatchSize, padId, (ulong)c.Seed);
+        int stepsPerEpoch = Math.Max(1, loader.BatchesPerEpoch / c.GradAccum);
+        int total = c.MaxSteps ?? stepsPerEpoch * c.Epochs;
+        var schedule = c.ToSchedule(total);
+
+        using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
+            artifacts.Parameters, initial, c.Device);
+        int step = 0;
+        var resumeFrom = Checkpoint.List(_runDir).LastOrDefault();
+        if (resumeFrom is not null)
+        {
+            var ck = Checkpoint.Load(resumeFrom);
+            engine.Restore(ck.Parameters, ck.ExpAvg, ck.ExpAvgSq, ck.OptimizerStep);
+            loader.Restore(ck.Loader);
+            step = ck.Step;
+            TruncateMetrics(step);
+            Report(new TrainEvent("resume", step, total, Message: $"resumed from {Path.GetFileName(resumeFrom)}"));
+        }
+        using var evaluator = val.Count > 0 ? new Evaluator(artifacts, val, padId, c.BatchSize, c.Device) : null;
+        double? evalBefore = step == 0 ? evaluator?.Loss(initial) : null;
+        if (evalBefore is { } eb)
+        {
+            AppendMetrics(new { step = 0, eval_loss = eb, eval_ppl = Math.Exp(eb) });
+        }
+
+        var shapes = artifacts.Parameters.ToDictionary(p => p.Name, p => p.Shape);
+        int startStep = step;
+        var sw = Stopwatch.StartNew();
+        long tokens = 0;
+        double? lastLoss = null;
+        bool completed = true;
+        while (step < total)
+        {
+            if (cancel.IsCancellationRequested)
+            {
+                completed = false;
+                break;
+            }
+            double lossSum = 0;
+            for (int micro = 0; micro < c.GradAccum; micro++)
+            {
+                var tb = loader.Next();
+                using var batch = new BatchTensors(tb.InputIds, tb.AttentionMask, tb.Labels, tb.B, tb.T);
+                float loss = engine.ForwardBackward(batch);
+                if (!float.IsFinite(loss))
+                {
+                    throw new NonFiniteLossException(step + 1, loss, Checkpoint.List(_runDir).LastOrDefault());
+                }
+                lossSum += loss;
+                tokens += tb.AttentionMask.Count(m => m != 0);
+            }
+            double lr = schedule.At(step);
+            engine.OptimizerStep((float)lr);
+            step++;
+            lastLoss = lossSum / c.GradAccum;
+            double tps = tokens / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
+            var eta = TimeSpan.FromSeconds(sw.Elapsed.TotalSeconds / (step - startStep) * (total - step));
+            AppendMetrics(new { step, loss = lastLoss, lr, grad_norm = engine.LastGradNorm, skipped = !engine.LastStepFinite, tokens_per_s = tps });
+            Report(new TrainEvent("step", step, total, lastLoss, lr, tps, eta));
+            if (evaluator is not null && c.EvalEvery > 0 && step % c.EvalEvery == 0 && step < total)
+            {
+                var el = evaluator.Loss(engine.Parameters());
+                AppendMetrics(new { step, eval_loss = el, eval_ppl = Math.Exp(el) });
+                Report(new TrainEvent("eval", step, total, el));
+            }
+            if (c.SaveEvery > 0 && step % c.SaveEvery == 0 && step < total)
+            {
+                SaveCheckpoint(engine, loader, step, shapes, c.KeepLast);
+            }
+        }
+        if (!completed)
+        {
+            SaveCheckpoint(engine, loader, step, shapes, c.KeepLast);
+            Report(new TrainEvent("interrupted", step, total, Message: "checkpoint saved; continue with --resume"));
+        }
+        double? evalAfter = completed ? evaluator?.Loss(engine.Parameters()) : null;
+        if (evalAfter is { } ea)
+        {
+            AppendMetrics(new { step, eval_loss = ea, eval_ppl = Math.Exp(ea) });
+        }
+        var adapterDir = Path.Combine(_runDir, AdapterFolder);
+        long adapterBytes = 0;
+        if (completed)
+        {
+            SaveCheckpoint(engine, loader, step, shapes, c.KeepLast);
+            adapterBytes = SaveAdapter(engine, artifacts, lora, adapterDir, source);
+            LossCurve.Write(Path.Combine(_runDir, MetricsFile), Path.Combine(_runDir, LossCurveFile));
+        }
+        long baseBytes = Directory.GetFiles(source.OnnxDir, "model.onnx*").Sum(f => new FileInfo(f).Length);
+        long trainable = artifacts.Parameters.Sum(p => p.ElementCount);
+        long totalParams = baseBytes / 4 + (c.FullFineTune ? 0 : trainable);
+        return new TrainSummary(_runDir, adapterDir, step, completed, lastLoss, evalBefore, evalAfter, trainable, totalParams,
+            adapterBytes, baseBytes, truncated, tokens / Math.Max(sw.Elapsed.TotalSeconds, 1e-9), PeakRss());
+    }
+
+    private static (IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Val, int Truncated) LoadData(TrainConfig c, TextTokenizer tok)
+    {
+        var data = c.Data ?? throw new ArgumentException("config: 'data' is required");
+        var raw = JsonlDatasetReader.ReadFile(data, c.DatasetFormat);
+        ChatTemplate? template = raw.Any(r => r.Format == DatasetFormat.Messages) ? ChatTemplate.Resolve(c.ChatTemplate, tok.ChatTemplate) : null;
+        var et = new ExampleTokenizer(tok, c.MaxSeqLen, template);
+        var all = et.TokenizeAll(raw);
+        IReadOnlyList<TokenizedExample> train = all.Examples, val = [];
+        int truncated = all.TruncatedCount;
+        if (c.ValData is not null)
+        {
+            var v = et.TokenizeAll(JsonlDatasetReader.ReadFile(c.ValData, c.DatasetFormat));
+            val = v.Examples;
+            truncated += v.TruncatedCount;
+        }
+        else if (c.ValSplit > 0)
+        {
+            (train, val) = DatasetSplitter.Split(all.Examples, c.ValSplit, (ulong)c.Seed);
+        }
+        return (train, val, truncated);
+    }
+
+    private static Dictionary<string, float[]> InitialValues(TrainingArtifacts a, LoraSettings? lora)
+    {
+        var d = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (var t in a.Targets)
+        {
+            var (A, B) = LoraInit.Initialize(t, lora!.Seed);
+            d[t.A] = A;
+            d[t.B] = B;
+        }
+        foreach (var p in a.Parameters.Where(p => p.Initial is not null))
+        {
+            d[p.Name] = p.Initial!.ToFloats();
+        }
+        return d;
+    }
+
+    private void SaveCheckpoint(StepEngine engine, DataLoader loader, int step, Dictionary<string, long[]> shapes, int keepLast)
+    {
+        var (m, v) = engine.Moments();
+        new Checkpoint(step, engine.StepCount, loader.State, engine.Parameters(), m, v).Save(_runDir, shapes, keepLast);
+        Report(new TrainEvent("checkpoint", step, 0, Message: Checkpoint.PathFor(_runDir, step)));
+    }
+
+    private static long SaveAdapter(StepEngine engine, TrainingArtifacts a, LoraSettings? lora, string dir, ModelSource source)
+    {
+        var p = engine.Parameters();
+        if (lora is null)
+        {
+            return 0; // full fine-tune: the checkpoint holds every weight; merging writes the model
+        }
+        PeftAdapter.Save(dir, lora, a.Parameters.Select(x => (x.Name, p[x.Name], x.Shape)), null, source.OnnxDir);
+        return new FileInfo(Path.Combine(dir, PeftAdapter.WeightsFile)).Length;
+    }
+
+    private void AppendMetrics(object line) =>
+        File.AppendAllText(Path.Combine(_runDir, MetricsFile), JsonSerializer.Serialize(line) + "\n");
+
+    /// <summary>After a resume, drop metric lines written past the checkpoint (they are recomputed identically).</summary>
+    private void TruncateMetrics(int step)
+    {
+        var path = Path.Combine(_runDir, MetricsFile);
+        if (!File.Exists(path))
+        {
+            return;
+        }
+        var keep = File.ReadAllLines(path).Where(l =>
+        {
+            using var d = JsonDocument.Parse(l);
+            return d.RootElement.GetProperty("step").GetInt32() <= step;
+        }).ToList();
+        File.WriteAllLines(path + ".tmp", keep);
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    private void Report(TrainEvent e) => _progress?.Report(e);
+
+    public static long PeakRss()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return Environment.WorkingSet;
+    }
+}
