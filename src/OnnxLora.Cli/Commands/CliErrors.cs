@@ -4,6 +4,8 @@ using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Models;
 using OnnxLora.Onnx.Safetensors;
 using OnnxLora.Rewrite;
+using OnnxLora.Training.Config;
+using OnnxLora.Training.Run;
 
 namespace OnnxLora.Cli.Commands;
 
@@ -28,5 +30,6 @@ internal static class CliErrors
 
     public static bool IsUserError(Exception e) => e is ModelFormatException or SafetensorsFormatException or RewriteException
         or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException
-        or NotSupportedException or OnnxRuntimeException or IOException or UnauthorizedAccessException;
+        or NotSupportedException or OnnxRuntimeException or IOException or UnauthorizedAccessException
+        or ConfigException or NonFiniteLossException or InvalidOperationException;
 }

@@ -1,0 +1,74 @@
+// Renders training events: a one-line live status on a terminal, plain log lines otherwise
+// (CI, pipes, the worker's logs). It holds no training logic.
+using System.Globalization;
+using OnnxLora.Training.Run;
+
+namespace OnnxLora.Cli.Commands;
+
+internal sealed class TrainReporter : IProgress<TrainEvent>
+{
+    private readonly bool _live = !Console.IsOutputRedirected;
+    private bool _lineOpen;
+
+    public void Report(TrainEvent e)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        switch (e.Kind)
+        {
+            case "step":
+                double pct = 100.0 * e.Step / Math.Max(1, e.TotalSteps);
+                string bar = new string('█', (int)(pct / 5)).PadRight(20, '░');
+                string line = string.Create(inv,
+                    $"{bar} step {e.Step}/{e.TotalSteps}  loss {e.Loss:F4}  lr {e.LearningRate:E2}  {e.TokensPerSecond:F0} tok/s  eta {e.Eta:hh\\:mm\\:ss}");
+                if (_live)
+                {
+                    Console.Write("\r" + line.PadRight(Math.Max(0, Console.WindowWidth - 1 > 0 ? Console.WindowWidth - 1 : 100)));
+                    _lineOpen = true;
+                }
+                else
+                {
+                    Console.WriteLine(line);
+                }
+                break;
+            default:
+                Finish();
+                Console.WriteLine(string.Create(inv, $"[{e.Kind}] step {e.Step}{(e.Loss is { } l ? $"  loss {l:F4} ppl {Math.Exp(l):F2}" : "")}{(e.Message is { } m ? "  " + m : "")}"));
+                break;
+        }
+    }
+
+    public void Finish()
+    {
+        if (_lineOpen)
+        {
+            Console.WriteLine();
+            _lineOpen = false;
+        }
+    }
+
+    public static void PrintSummary(TrainSummary s)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(inv, $"trainable parameters: {Mega(s.TrainableParameters)} of {Mega(s.TotalParameters)} ({100.0 * s.TrainableParameters / Math.Max(1, s.TotalParameters):F2}%)"));
+        if (s.AdapterBytes > 0)
+        {
+            Console.WriteLine(string.Create(inv, $"adapter {s.AdapterBytes / 1e6:F2} MB vs model {s.BaseModelBytes / 1e6:F1} MB ({(double)s.BaseModelBytes / s.AdapterBytes:F0}×)"));
+        }
+        if (s.EvalLossBefore is { } b)
+        {
+            Console.WriteLine(string.Create(inv, $"eval loss before {b:F4} (ppl {Math.Exp(b):F2})"));
+        }
+        if (s.EvalLossAfter is { } a)
+        {
+            Console.WriteLine(string.Create(inv, $"eval loss after  {a:F4} (ppl {Math.Exp(a):F2})"));
+        }
+        if (s.TruncatedExamples > 0)
+        {
+            Console.WriteLine($"{s.TruncatedExamples} examples were truncated to max_seq_len");
+        }
+        Console.WriteLine(string.Create(inv, $"{s.Steps} steps, {s.TokensPerSecond:F0} tokens/s, peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB"));
+        Console.WriteLine($"run folder: {s.RunDir}{(s.Completed ? $"\nadapter: {s.AdapterDir}" : "")}");
+    }
+
+    private static string Mega(long n) => n >= 1_000_000 ? (n / 1e6).ToString("F2", CultureInfo.InvariantCulture) + " M" : n.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,109 @@
+// The training run end to end on the fixture base: exact resume (N steps in one go equals k steps,
+// interrupt, resume, N−k steps, bit for bit on CPU), all three data layouts, and a NaN stop that
+// keeps the last good checkpoint.
+using System.Text.Json;
+using OnnxLora.Training.Config;
+using OnnxLora.Training.Data;
+using OnnxLora.Training.Run;
+
+namespace OnnxLora.Training.Tests;
+
+public sealed class TrainerTests
+{
+    private const int Steps = 6;
+
+    private static TrainConfig Config(string data, string output, int saveEvery = 2) => new()
+    {
+        Model = Fixture.Base,
+        Data = data,
+        Output = output,
+        MaxSteps = Steps,
+        BatchSize = 2,
+        MaxSeqLen = 64,
+        Lr = 1e-3,
+        SaveEvery = saveEvery,
+        Seed = 3,
+        Lora = new LoraConfig { R = 4, Alpha = 8 },
+    };
+
+    private static string PirateSubset(TempDir dir, int lines = 24)
+    {
+        var path = dir["pirate.jsonl"];
+        File.WriteAllLines(path, EmbeddedDatasets.Pirate().Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(lines));
+        return path;
+    }
+
+    [Fact]
+    public void ResumedRunIsBitIdenticalToAnUninterruptedOne()
+    {
+        using var dir = new TempDir();
+        var data = PirateSubset(dir);
+        var straight = new Trainer(Config(data, dir["a"]), dir["a"]).Run();
+        Assert.True(straight.Completed);
+
+        // Interrupt after step 2, resume, interrupt after step 4, resume to the end.
+        foreach (int stopAt in new[] { 2, 4 })
+        {
+            using var cts = new CancellationTokenSource();
+            var progress = new SyncProgress(e =>
+            {
+                if (e.Kind == "step" && e.Step == stopAt)
+                {
+                    cts.Cancel();
+                }
+            });
+            var t = stopAt == 2 ? new Trainer(Config(data, dir["b"]), dir["b"], progress) : Trainer.Resume(dir["b"], progress);
+            var partial = t.Run(cts.Token);
+            Assert.False(partial.Completed);
+            Assert.Equal(stopAt, partial.Steps);
+        }
+        var resumed = Trainer.Resume(dir["b"]).Run();
+        Assert.True(resumed.Completed);
+
+        var a = Losses(dir["a"]);
+        var b = Losses(dir["b"]);
+        Assert.Equal(Steps, a.Count);
+        Assert.Equal(a, b); // exact float equality, step by step
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir["a"], "adapter", "adapter_model.safetensors")),
+            File.ReadAllBytes(Path.Combine(dir["b"], "adapter", "adapter_model.safetensors")));
+    }
+
+    [Theory]
+    [InlineData("""{"text": "Arr, the sea be calm today, matey."}""")]
+    [InlineData("""{"prompt": "Where be the treasure?\n", "completion": "Under the old palm, ye scallywag."}""")]
+    [InlineData("""{"messages": [{"role": "user", "content": "Hello!"}, {"role": "assistant", "content": "Ahoy there!"}]}""")]
+    public void TrainsOnEachDataLayout(string line)
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir["d.jsonl"], Enumerable.Repeat(line, 4));
+        var c = Config(dir["d.jsonl"], dir["run"]) with { MaxSteps = 2, ChatTemplate = "chatml" };
+        var s = new Trainer(c, dir["run"]).Run();
+        Assert.True(s.Completed);
+        Assert.True(s.FinalTrainLoss is > 0 and < 20);
+        Assert.True(File.Exists(Path.Combine(dir["run"], "loss.png")));
+    }
+
+    [Fact]
+    public void NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint()
+    {
+        using var dir = new TempDir();
+        var data = PirateSubset(dir);
+        var c = Config(data, dir["run"], saveEvery: 1) with { Lr = 1e30, MaxGradNorm = 0, MaxSteps = 50 };
+        var e = Assert.Throws<NonFiniteLossException>(() => new Trainer(c, dir["run"]).Run());
+        Assert.Contains("non-finite loss", e.Message);
+        var last = Checkpoint.List(dir["run"]).Last();
+        var ck = Checkpoint.Load(last);
+        Assert.All(ck.Parameters.Values, p => Assert.All(p, v => Assert.True(float.IsFinite(v))));
+        Assert.False(Directory.Exists(Path.Combine(dir["run"], "adapter")));
+    }
+
+    private static List<double> Losses(string runDir) => File.ReadLines(Path.Combine(runDir, "metrics.jsonl"))
+        .Select(l => JsonDocument.Parse(l).RootElement)
+        .Where(r => r.TryGetProperty("loss", out _))
+        .Select(r => r.GetProperty("loss").GetDouble()).ToList();
+
+    private sealed class SyncProgress(Action<TrainEvent> a) : IProgress<TrainEvent>
+    {
+        public void Report(TrainEvent value) => a(value);
+    }
+}
