@@ -1,6 +1,8 @@
 // Creates ORT sessions the same way everywhere: CPU (default) or CUDA, full graph optimisation,
 // threads sized to the machine. CUDA needs the GPU build of ORT; asking for it without one is a
-// clear error, not a silent fallback to CPU.
+// clear error, not a silent fallback to CPU. Opt-in diagnostics through the environment:
+// ONNXLORA_PROFILE=prefix writes ORT's per-op JSON profile (prefix_<model>_<time>.json);
+// ONNXLORA_THREADS=n overrides the intra-op thread count.
 using Microsoft.ML.OnnxRuntime;
 
 namespace OnnxLora.Training.Runtime;
@@ -15,6 +17,15 @@ public static class SessionFactory
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = intraOpThreads,
         };
+        if (Environment.GetEnvironmentVariable("ONNXLORA_THREADS") is { Length: > 0 } threads)
+        {
+            options.IntraOpNumThreads = int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (Environment.GetEnvironmentVariable("ONNXLORA_PROFILE") is { Length: > 0 } profile)
+        {
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = $"{profile}_{Path.GetFileNameWithoutExtension(modelPath)}";
+        }
         if (device == "cuda")
         {
             try

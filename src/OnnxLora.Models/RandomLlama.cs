@@ -1,0 +1,127 @@
+// Writes a random-init Hugging Face Llama checkpoint folder (config.json + model.safetensors),
+// initialised as transformers does: projections and embeddings N(0, 0.02), RMSNorm weights 1.
+// Each tensor draws from its own stream seeded by (seed, name), so the output is deterministic
+// and tensors are generated one at a time while the file streams. It does not write a tokenizer.
+using System.Buffers.Binary;
+using System.Text.Json;
+using OnnxLora.Onnx.Safetensors;
+
+namespace OnnxLora.Models;
+
+public static class RandomLlama
+{
+    public const double InitStd = 0.02;
+
+    /// <summary>Preset names understood by <see cref="Preset"/>.</summary>
+    public static readonly string[] Presets = ["tiny", "bench-58m"];
+
+    /// <summary>"tiny" (vocab of the embedded tokenizer; quickstart) or "bench-58m" (benchmarks).</summary>
+    public static LlamaConfig Preset(string name) => name switch
+    {
+        "tiny" => new LlamaConfig
+        {
+            VocabSize = Tokenization.EmbeddedTokenizer.VocabSize,
+            HiddenSize = 128,
+            IntermediateSize = 344,
+            NumHiddenLayers = 4,
+            NumAttentionHeads = 4,
+            NumKeyValueHeads = 2,
+            HeadDim = 32,
+            MaxPositionEmbeddings = 512,
+            BosTokenId = Tokenization.EmbeddedTokenizer.BosId,
+            EosTokenIds = [Tokenization.EmbeddedTokenizer.EosId],
+            PadTokenId = Tokenization.EmbeddedTokenizer.PadId,
+        },
+        "bench-58m" => new LlamaConfig
+        {
+            VocabSize = 32000,
+            HiddenSize = 512,
+            IntermediateSize = 1376,
+            NumHiddenLayers = 8,
+            NumAttentionHeads = 8,
+            NumKeyValueHeads = 8,
+            HeadDim = 64,
+            MaxPositionEmbeddings = 2048,
+            BosTokenId = 1,
+            EosTokenIds = [2],
+        },
+        _ => throw new ArgumentException($"unknown preset '{name}' ({string.Join(", ", Presets)})"),
+    };
+
+    /// <summary>HF tensor names and torch shapes ([out, in] for projections) of <paramref name="c"/>.</summary>
+    public static IEnumerable<(string Name, long[] Shape, bool IsNorm)> TensorShapes(LlamaConfig c)
+    {
+        long d = c.HiddenSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim, f = c.IntermediateSize;
+        yield return ("model.embed_tokens.weight", [c.VocabSize, d], false);
+        for (int i = 0; i < c.NumHiddenLayers; i++)
+        {
+            var p = $"model.layers.{i}.";
+            yield return (p + "self_attn.q_proj.weight", [q, d], false);
+            yield return (p + "self_attn.k_proj.weight", [kv, d], false);
+            yield return (p + "self_attn.v_proj.weight", [kv, d], false);
+            yield return (p + "self_attn.o_proj.weight", [d, q], false);
+            yield return (p + "mlp.gate_proj.weight", [f, d], false);
+            yield return (p + "mlp.up_proj.weight", [f, d], false);
+            yield return (p + "mlp.down_proj.weight", [d, f], false);
+            yield return (p + "input_layernorm.weight", [d], true);
+            yield return (p + "post_attention_layernorm.weight", [d], true);
+        }
+        yield return ("model.norm.weight", [d], true);
+        if (!c.TieWordEmbeddings)
+        {
+            yield return ("lm_head.weight", [c.VocabSize, d], false);
+        }
+    }
+
+    /// <summary>Writes config.json and model.safetensors (fp32) into <paramref name="dir"/>.</summary>
+    public static void Write(string dir, LlamaConfig config, int seed)
+    {
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "config.json"),
+            config.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var tensors = TensorShapes(config).Select(t => new SafetensorsStreamedTensor(t.Name, SafetensorsDType.F32, t.Shape,
+            stream => WriteTensor(stream, t.Name, t.Shape, t.IsNorm, seed)));
+        SafetensorsWriter.WriteStreaming(Path.Combine(dir, "model.safetensors"), tensors,
+            new Dictionary<string, string> { ["format"] = "pt", ["producer"] = $"onnxlora RandomLlama seed {seed}" });
+    }
+
+    private static void WriteTensor(Stream stream, string name, long[] shape, bool isNorm, int seed)
+    {
+        long n = shape.Aggregate(1L, (a, b) => a * b);
+        var rng = new Random(TensorSeed(seed, name));
+        const int chunk = 1 << 16;
+        var values = new float[chunk];
+        var bytes = new byte[chunk * sizeof(float)];
+        for (long done = 0; done < n; done += chunk)
+        {
+            int count = (int)Math.Min(chunk, n - done);
+            for (int i = 0; i < count; i++)
+            {
+                values[i] = isNorm ? 1f : (float)(InitStd * Normal(rng));
+            }
+            for (int i = 0; i < count; i++)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
+            }
+            stream.Write(bytes, 0, count * sizeof(float));
+        }
+    }
+
+    // Box-Muller on System.Random's seeded (stable across .NET versions) generator.
+    private static double Normal(Random rng)
+    {
+        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+
+    // FNV-1a over the name, mixed with the seed: independent of the order tensors are written in.
+    private static int TensorSeed(int seed, string name)
+    {
+        uint h = 2166136261u ^ (uint)seed;
+        foreach (char ch in name)
+        {
+            h = (h ^ ch) * 16777619u;
+        }
+        return (int)(h & 0x7fffffff);
+    }
+}

@@ -1,0 +1,131 @@
+// bench-train: training throughput and peak memory of one fine-tuning mode on a random-init Llama
+// (default preset bench-58m). LoRA r=16 alpha=32 on all 7 projections, or full fine-tune; fp32,
+// AdamW, batch B x T random tokens; warmup steps are excluded from the timing. One mode per process,
+// so VmHWM (peak RSS) belongs to that mode alone. It prints one RESULT line for run.sh to parse.
+// B=batch, T=time
+using System.Diagnostics;
+using OnnxLora.Autodiff.Optim;
+using OnnxLora.Models;
+using OnnxLora.Rewrite.Lora;
+using OnnxLora.Training;
+using OnnxLora.Training.Artifacts;
+using OnnxLora.Training.Engine;
+
+var opts = Args.Parse(args);
+var hfDir = opts.Get("model", Path.Combine(Path.GetTempPath(), "onnxlora-bench-58m"));
+var mode = opts.Get("mode", "lora");
+int steps = int.Parse(opts.Get("steps", "5"));
+int warmup = int.Parse(opts.Get("warmup", "1"));
+int batch = int.Parse(opts.Get("batch", "4"));
+int time = int.Parse(opts.Get("seq", "256"));
+int seed = int.Parse(opts.Get("seed", "0"));
+
+if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
+{
+    var sw0 = Stopwatch.StartNew();
+    RandomLlama.Write(hfDir, RandomLlama.Preset(opts.Get("preset", "bench-58m")), seed);
+    Console.Error.WriteLine($"wrote random model to {hfDir} in {sw0.Elapsed.TotalSeconds:F1}s");
+}
+
+using var source = ModelSource.Resolve(hfDir);
+var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..8]);
+try
+{
+    var options = mode switch
+    {
+        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 } },
+        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true },
+        _ => throw new ArgumentException($"--mode lora|full, got '{mode}'"),
+    };
+    var sw = Stopwatch.StartNew();
+    var artifacts = TrainingArtifacts.Generate(source.ModelPath, work, options, new AdamWOptions());
+    Console.Error.WriteLine($"{mode}: artifacts in {sw.Elapsed.TotalSeconds:F1}s, {artifacts.Parameters.Count} parameters, " +
+        $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values");
+
+    var rng = new Random(seed);
+    var initial = new Dictionary<string, float[]>(StringComparer.Ordinal);
+    foreach (var p in artifacts.Parameters)
+    {
+        initial[p.Name] = p.Initial is { } init ? init.ToFloats() : LoraInit(p, rng);
+    }
+    sw.Restart();
+    using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
+        artifacts.Parameters, initial);
+    initial.Clear();
+    Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s");
+
+    var vocab = LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
+    var ids = new long[batch * time];
+    for (int i = 0; i < ids.Length; i++)
+    {
+        ids[i] = rng.Next(vocab);
+    }
+    var mask = Enumerable.Repeat(1L, ids.Length).ToArray();
+    using var tensors = new BatchTensors(ids, mask, ids, batch, time);
+
+    double timed = 0;
+    for (int s = 0; s < warmup + steps; s++)
+    {
+        sw.Restart();
+        float loss = engine.ForwardBackward(tensors);
+        engine.OptimizerStep(1e-4f);
+        double secs = sw.Elapsed.TotalSeconds;
+        if (s >= warmup)
+        {
+            timed += secs;
+        }
+        Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s");
+    }
+    double tokS = (double)batch * time * steps / timed;
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={timed / steps:F3} peak_rss_mb={PeakRssMb():F0}");
+}
+finally
+{
+    AtomicFolder.TryDelete(work);
+}
+
+// PEFT's init: A Kaiming-uniform (a=sqrt(5)) → U(-1/sqrt(in), 1/sqrt(in)), B zero.
+static float[] LoraInit(TrainableParameter p, Random rng)
+{
+    var v = new float[p.ElementCount];
+    if (p.Name.Contains("lora_A", StringComparison.Ordinal))
+    {
+        float bound = 1f / MathF.Sqrt(p.Shape[1]);
+        for (int i = 0; i < v.Length; i++)
+        {
+            v[i] = (float)((rng.NextDouble() * 2 - 1) * bound);
+        }
+    }
+    return v;
+}
+
+static double PeakRssMb()
+{
+    foreach (var line in File.ReadLines("/proc/self/status"))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        }
+    }
+    return double.NaN;
+}
+
+internal sealed class Args(Dictionary<string, string> values)
+{
+    public static Args Parse(string[] args)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"expected --name value, got '{args[i]}'");
+            }
+            d[args[i][2..]] = args[++i];
+        }
+        return new Args(d);
+    }
+
+    public string Get(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+}
