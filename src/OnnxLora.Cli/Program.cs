@@ -12,6 +12,7 @@ internal static class Program
         var root = new RootCommand("OnnxLora: LoRA fine-tuning of Llama-family models on ONNX Runtime, in .NET.");
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(ParityCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
