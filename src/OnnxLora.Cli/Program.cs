@@ -13,6 +13,7 @@ internal static class Program
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(ParityCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

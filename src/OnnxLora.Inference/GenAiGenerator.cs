@@ -1,0 +1,110 @@
+// Text generation over ORT GenAI (CPU): one Model + Tokenizer, optional LoRA adapters hot-swapped per
+// generation (Adapters.LoadAdapter + Generator.SetActiveAdapter), token-by-token streaming.
+// It does not own a KV cache or sampling code; GenAI does both.
+using System.Globalization;
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace OnnxLora.Inference;
+
+public sealed class GenAiGenerator : IDisposable
+{
+    private readonly Model _model;
+    private readonly Tokenizer _tokenizer;
+    private readonly HashSet<string> _adapterNames = new(StringComparer.Ordinal);
+    private Adapters? _adapters;
+
+    public GenAiGenerator(string modelDir)
+    {
+        if (!File.Exists(Path.Combine(modelDir, "genai_config.json")))
+        {
+            throw new FileNotFoundException($"{modelDir}: genai_config.json not found (not an ORT GenAI model folder)");
+        }
+        GenAiRuntime.EnsureLoaded();
+        _model = new Model(modelDir);
+        _tokenizer = new Tokenizer(_model);
+    }
+
+    public IReadOnlyCollection<string> AdapterNames => _adapterNames;
+
+    /// <summary>Loads an .onnx_adapter file under <paramref name="name"/>; the model must be adapter-ready.</summary>
+    public void LoadAdapter(string name, string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path}: adapter file not found", path);
+        }
+        _adapters ??= new Adapters(_model);
+        _adapters.LoadAdapter(path, name);
+        _adapterNames.Add(name);
+    }
+
+    public int[] Encode(string text)
+    {
+        using var seq = _tokenizer.Encode(text);
+        return seq[0].ToArray();
+    }
+
+    public string Decode(ReadOnlySpan<int> tokens) => _tokenizer.Decode(tokens);
+
+    /// <summary>Renders a chat with the model's template; <paramref name="messagesJson"/> is [{"role":..,"content":..}].</summary>
+    public string ApplyChatTemplate(string messagesJson) => _tokenizer.ApplyChatTemplate(null, messagesJson, null, true);
+
+    /// <summary>Yields each new token id as GenAI produces it (prompt excluded).</summary>
+    public IEnumerable<int> GenerateTokens(int[] prompt, GenerationOptions o)
+    {
+        if (prompt.Length == 0)
+        {
+            throw new ArgumentException("generation needs a non-empty prompt");
+        }
+        using var p = new GeneratorParams(_model);
+        p.SetSearchOption("max_length", prompt.Length + o.MaxNewTokens);
+        p.SetSearchOption("do_sample", o.DoSample);
+        if (o.DoSample)
+        {
+            p.SetSearchOption("temperature", o.Temperature);
+            p.SetSearchOption("top_k", o.TopK);
+            p.SetSearchOption("top_p", o.TopP);
+        }
+        if (o.Seed is { } seed)
+        {
+            p.SetSearchOption("random_seed", seed);
+        }
+        using var g = new Generator(_model, p);
+        if (o.Adapter is { } name)
+        {
+            if (_adapters is null || !_adapterNames.Contains(name))
+            {
+                throw new ArgumentException($"adapter '{name}' is not loaded (loaded: {string.Join(", ", _adapterNames)})");
+            }
+            g.SetActiveAdapter(_adapters, name);
+        }
+        g.AppendTokens(prompt);
+        int produced = 0;
+        while (!g.IsDone() && produced < o.MaxNewTokens)
+        {
+            g.GenerateNextToken();
+            var seq = g.GetSequence(0);
+            produced++;
+            yield return seq[^1];
+        }
+    }
+
+    /// <summary>Streams decoded text pieces for a text prompt.</summary>
+    public IEnumerable<string> GenerateText(string prompt, GenerationOptions o)
+    {
+        using var stream = _tokenizer.CreateStream();
+        foreach (var t in GenerateTokens(Encode(prompt), o))
+        {
+            yield return stream.Decode(t);
+        }
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"GenAiGenerator({_adapterNames.Count} adapters)");
+
+    public void Dispose()
+    {
+        _adapters?.Dispose();
+        _tokenizer.Dispose();
+        _model.Dispose();
+    }
+}

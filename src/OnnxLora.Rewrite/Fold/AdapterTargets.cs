@@ -1,0 +1,95 @@
+// Maps a PEFT adapter's tensors onto the GenAI model's weights: module path → MatMul initializer
+// (GenAiNames), with shape checks. Every mismatch is one line naming the adapter tensor or weight.
+// It does not read weight bytes; fold and the .onnx_adapter writer both start here.
+using System.Globalization;
+using OnnxLora.Models;
+using OnnxLora.Onnx.Ir;
+using OnnxLora.Rewrite.Lora;
+
+namespace OnnxLora.Rewrite.Fold;
+
+public static class AdapterTargets
+{
+    private const string PeftPrefix = "base_model.model.";
+    private const string ASuffix = ".lora_A.weight";
+    private const string BSuffix = ".lora_B.weight";
+
+    /// <summary>One target per lora_A tensor, in the adapter's order; W is [in,out], A (r,in), B (out,r).</summary>
+    public static IReadOnlyList<LoraTarget> Resolve(Graph graph, PeftAdapter adapter, string source)
+    {
+        var targets = new List<LoraTarget>();
+        foreach (var name in adapter.Tensors.Keys)
+        {
+            if (name.EndsWith(BSuffix, StringComparison.Ordinal))
+            {
+                var a = name[..^BSuffix.Length] + ASuffix;
+                if (!adapter.Tensors.ContainsKey(a))
+                {
+                    throw new ModelFormatException($"{source}: adapter tensor '{name}' has no matching '{a}'");
+                }
+                continue;
+            }
+            if (!name.EndsWith(ASuffix, StringComparison.Ordinal) || !name.StartsWith(PeftPrefix, StringComparison.Ordinal))
+            {
+                throw new ModelFormatException($"{source}: adapter tensor '{name}' is not a LoRA A/B weight (expected {PeftPrefix}<module>{ASuffix})");
+            }
+            var module = name[PeftPrefix.Length..^ASuffix.Length];
+            var weight = WeightOf(module)
+                ?? throw new ModelFormatException($"{source}: adapter tensor '{name}' targets '{module}', which is not a Llama projection this model has");
+            if (!graph.Initializers.TryGetValue(weight, out var w))
+            {
+                throw new ModelFormatException($"{source}: adapter tensor '{name}' targets weight '{weight}', which the model does not have");
+            }
+            if (w.Dims.Length != 2)
+            {
+                throw new ModelFormatException($"{source}: weight '{weight}' has rank {w.Dims.Length}, expected a 2-D [in,out] matrix");
+            }
+            var bName = LoraTarget.PeftB(module);
+            if (!adapter.Tensors.TryGetValue(bName, out var b))
+            {
+                throw new ModelFormatException($"{source}: adapter has '{name}' but no '{bName}'");
+            }
+            var aShape = adapter.Tensors[name].Shape;
+            long inF = w.Dims[0], outF = w.Dims[1];
+            if (aShape.Length != 2 || aShape[1] != inF)
+            {
+                throw new ModelFormatException(
+                    $"{source}: tensor '{name}' has shape [{string.Join(",", aShape)}], weight '{weight}' [in,out]=[{inF},{outF}] needs [r,{inF}]");
+            }
+            int rank = checked((int)aShape[0]);
+            if (b.Shape.Length != 2 || b.Shape[0] != outF || b.Shape[1] != rank)
+            {
+                throw new ModelFormatException(
+                    $"{source}: tensor '{bName}' has shape [{string.Join(",", b.Shape)}], weight '{weight}' needs [{outF},{rank}]");
+            }
+            double scaling = adapter.Settings.UseRsLora ? adapter.Settings.Alpha / Math.Sqrt(rank) : adapter.Settings.Alpha / rank;
+            targets.Add(new LoraTarget(module, weight, name, bName, inF, outF, rank, scaling));
+        }
+        if (targets.Count == 0)
+        {
+            throw new ModelFormatException($"{source}: adapter has no lora_A/lora_B tensors");
+        }
+        return targets;
+    }
+
+    /// <summary>model.layers.3.self_attn.q_proj → model.layers.3.attn.q_proj.MatMul.weight; lm_head → lm_head.MatMul.weight.</summary>
+    public static string? WeightOf(string module)
+    {
+        if (module == "lm_head")
+        {
+            return GenAiNames.LmHead;
+        }
+        var p = module.Split('.');
+        if (p.Length != 5 || p[0] != "model" || p[1] != "layers"
+            || !int.TryParse(p[2], NumberStyles.None, CultureInfo.InvariantCulture, out int layer))
+        {
+            return null;
+        }
+        bool attn = GenAiNames.IsAttention(p[4]);
+        if (!(attn ? p[3] == "self_attn" : p[3] == "mlp" && GenAiNames.MlpProjections.Contains(p[4])))
+        {
+            return null;
+        }
+        return GenAiNames.Projection(layer, p[4]);
+    }
+}

@@ -1,0 +1,50 @@
+// The "adapter-ready" inference model: the GenAI graph (KV cache kept) with LoRA injected at scaling 1,
+// whose A (r,in) / B (out,r) are graph inputs WITH zero default initializers (ORT overridable
+// initializers). Without an adapter it equals the base; an .onnx_adapter (B pre-scaled) switches it.
+// It does not hold adapter values; AdapterExport writes those.
+using OnnxLora.Models;
+using OnnxLora.Onnx.IO;
+using OnnxLora.Onnx.Ir;
+
+namespace OnnxLora.Rewrite.Lora;
+
+public static class AdapterReadyModel
+{
+    /// <summary>Writes a complete GenAI folder to <paramref name="outDir"/>; returns the injected targets.</summary>
+    public static IReadOnlyList<LoraTarget> Build(string onnxDir, LoraSettings settings, string outDir)
+    {
+        var model = ModelReader.Load(Path.Combine(onnxDir, "model.onnx"));
+        // Scaling is folded into the adapter file's B, so one ready model serves adapters of any alpha.
+        var unit = settings with { Alpha = settings.Rank, UseRsLora = false, Dropout = 0 };
+        var (_, targets) = LoraInjection.Run(model, unit, training: false);
+        foreach (var t in targets)
+        {
+            model.Graph.AddInitializer(Zeros(t.A, t.Rank, t.In));
+            model.Graph.AddInitializer(Zeros(t.B, t.Out, t.Rank));
+        }
+        model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank);
+        var temp = AtomicFolder.CreateTempBeside(outDir);
+        try
+        {
+            ModelWriter.Save(model, Path.Combine(temp, "model.onnx"), new ExternalDataOptions { ReferenceFilesInOutputFolder = false });
+            foreach (var file in Directory.EnumerateFiles(onnxDir))
+            {
+                var name = Path.GetFileName(file);
+                if (!name.StartsWith("model.onnx", StringComparison.Ordinal))
+                {
+                    File.Copy(file, Path.Combine(temp, name));
+                }
+            }
+            AtomicFolder.Replace(temp, outDir);
+        }
+        catch
+        {
+            AtomicFolder.TryDelete(temp);
+            throw;
+        }
+        return targets;
+    }
+
+    private static Initializer Zeros(string name, long rows, long cols) =>
+        new(name, ElementType.Float, [rows, cols], TensorData.FromBytes(new byte[rows * cols * sizeof(float)]));
+}
