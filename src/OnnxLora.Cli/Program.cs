@@ -14,6 +14,8 @@ internal static class Program
         root.Subcommands.Add(ParityCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(InitModelCommand.Create());
+        root.Subcommands.Add(QuickstartCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
