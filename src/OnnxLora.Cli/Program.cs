@@ -17,6 +17,10 @@ internal static class Program
         root.Subcommands.Add(InitModelCommand.Create());
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(ExportAdapterCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(BenchDecodeCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

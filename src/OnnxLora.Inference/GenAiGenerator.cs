@@ -11,6 +11,7 @@ public sealed class GenAiGenerator : IDisposable
     private readonly Model _model;
     private readonly Tokenizer _tokenizer;
     private readonly HashSet<string> _adapterNames = new(StringComparer.Ordinal);
+    private readonly string _modelDir;
     private Adapters? _adapters;
 
     public GenAiGenerator(string modelDir)
@@ -20,6 +21,7 @@ public sealed class GenAiGenerator : IDisposable
             throw new FileNotFoundException($"{modelDir}: genai_config.json not found (not an ORT GenAI model folder)");
         }
         GenAiRuntime.EnsureLoaded();
+        _modelDir = modelDir;
         _model = new Model(modelDir);
         _tokenizer = new Tokenizer(_model);
     }
@@ -47,7 +49,31 @@ public sealed class GenAiGenerator : IDisposable
     public string Decode(ReadOnlySpan<int> tokens) => _tokenizer.Decode(tokens);
 
     /// <summary>Renders a chat with the model's template; <paramref name="messagesJson"/> is [{"role":..,"content":..}].</summary>
-    public string ApplyChatTemplate(string messagesJson) => _tokenizer.ApplyChatTemplate(null, messagesJson, null, true);
+    /// <remarks>Models without a template (no chat_template in tokenizer_config.json or chat_template.jinja) get a plain
+    /// "role: content" rendering ending in "assistant:".</remarks>
+    public string ApplyChatTemplate(string messagesJson)
+    {
+        if (HasChatTemplate(_modelDir))
+        {
+            return _tokenizer.ApplyChatTemplate(null, messagesJson, null, true);
+        }
+        var sb = new System.Text.StringBuilder();
+        foreach (var m in System.Text.Json.Nodes.JsonNode.Parse(messagesJson)!.AsArray())
+        {
+            sb.Append(m!["role"]!.GetValue<string>()).Append(": ").Append(m["content"]!.GetValue<string>()).Append('\n');
+        }
+        return sb.Append("assistant:").ToString();
+    }
+
+    private static bool HasChatTemplate(string dir)
+    {
+        if (File.Exists(Path.Combine(dir, "chat_template.jinja")))
+        {
+            return true;
+        }
+        var cfg = Path.Combine(dir, "tokenizer_config.json");
+        return File.Exists(cfg) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(cfg)) is System.Text.Json.Nodes.JsonObject o && o["chat_template"] is not null;
+    }
 
     /// <summary>Yields each new token id as GenAI produces it (prompt excluded).</summary>
     public IEnumerable<int> GenerateTokens(int[] prompt, GenerationOptions o)
@@ -59,6 +85,10 @@ public sealed class GenAiGenerator : IDisposable
         using var p = new GeneratorParams(_model);
         p.SetSearchOption("max_length", prompt.Length + o.MaxNewTokens);
         p.SetSearchOption("do_sample", o.DoSample);
+        if (o.MinNewTokens > 0)
+        {
+            p.SetSearchOption("min_length", prompt.Length + o.MinNewTokens);
+        }
         if (o.DoSample)
         {
             p.SetSearchOption("temperature", o.Temperature);

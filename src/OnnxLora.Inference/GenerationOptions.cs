@@ -5,6 +5,9 @@ public sealed record GenerationOptions
 {
     public int MaxNewTokens { get; init; } = 64;
 
+    /// <summary>Suppresses EOS until this many new tokens exist (benchmarks decode a fixed count).</summary>
+    public int MinNewTokens { get; init; }
+
     /// <summary>0 (default) means greedy decoding.</summary>
     public double Temperature { get; init; }
 

@@ -35,6 +35,7 @@ public static class AdapterReadyModel
                     File.Copy(file, Path.Combine(temp, name));
                 }
             }
+            QuietOverridableWarnings(Path.Combine(temp, "genai_config.json"));
             AtomicFolder.Replace(temp, outDir);
         }
         catch
@@ -43,6 +44,24 @@ public static class AdapterReadyModel
             throw;
         }
         return targets;
+    }
+
+    // ORT warns once per A/B that an initializer is also an input; that is the point here, so GenAI's
+    // session logs only errors (log_severity_level 3). Other settings in the file stay as they are.
+    private static void QuietOverridableWarnings(string genaiConfig)
+    {
+        if (!File.Exists(genaiConfig))
+        {
+            return;
+        }
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(genaiConfig))!.AsObject();
+        if (root["model"]?["decoder"] is System.Text.Json.Nodes.JsonObject decoder)
+        {
+            var so = decoder["session_options"] as System.Text.Json.Nodes.JsonObject ?? [];
+            decoder["session_options"] = so;
+            so["log_severity_level"] ??= 3;
+            File.WriteAllText(genaiConfig, root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        }
     }
 
     private static Initializer Zeros(string name, long rows, long cols) =>

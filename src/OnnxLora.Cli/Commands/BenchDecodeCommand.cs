@@ -1,0 +1,41 @@
+// `onnxlora bench-decode --model <onnx-dir> --adapter <peft-dir>`: GenAI CPU decode tokens/s for base,
+// merged, and base + hot-swapped adapter (adapter-ready model), with ratios to base.
+using System.CommandLine;
+using System.Globalization;
+using OnnxLora.Inference;
+
+namespace OnnxLora.Cli.Commands;
+
+internal static class BenchDecodeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "ORT GenAI model folder", Required = true };
+        var adapter = new Option<string>("--adapter") { Description = "PEFT adapter folder", Required = true };
+        var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 16 };
+        var newTokens = new Option<int>("--tokens") { Description = "Tokens decoded per run", DefaultValueFactory = _ => 128 };
+        var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => 5 };
+        var cmd = new Command("bench-decode", "Decode tokens/s: base vs merged vs hot-swapped adapter") { model, adapter, promptTokens, newTokens, repeats };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..12]);
+            try
+            {
+                var rates = DecodeBenchmark.Run(r.GetValue(model)!, r.GetValue(adapter)!, work, r.GetValue(promptTokens), r.GetValue(newTokens),
+                    r.GetValue(repeats), new SyncProgress(m => Console.Error.WriteLine("  " + m)));
+                double baseline = rates[0].TokensPerSecond;
+                foreach (var x in rates)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{x.Name,-28} {x.TokensPerSecond,10:F1} tok/s  ({x.TokensPerSecond / baseline:F2}× base, {x.Tokens} tokens in {x.Seconds:F2}s)"));
+                }
+                return 0;
+            }
+            finally
+            {
+                Models.AtomicFolder.TryDelete(work);
+            }
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,67 @@
+// Options shared by `generate`, `chat` and `bench-decode`: model folder, search settings, adapters.
+using System.CommandLine;
+using OnnxLora.Inference;
+
+namespace OnnxLora.Cli.Commands;
+
+internal sealed class GenerationArgs
+{
+    private readonly Option<string> _model = new("--model") { Description = "ORT GenAI model folder", Required = true };
+    private readonly Option<int> _maxNew = new("--max-new-tokens") { Description = "New tokens at most", DefaultValueFactory = _ => 128 };
+    private readonly Option<double> _temperature = new("--temperature") { Description = "0 = greedy (default)" };
+    private readonly Option<int> _topK = new("--top-k") { Description = "Top-k when sampling", DefaultValueFactory = _ => 50 };
+    private readonly Option<double> _topP = new("--top-p") { Description = "Top-p when sampling", DefaultValueFactory = _ => 1.0 };
+    private readonly Option<int?> _seed = new("--seed") { Description = "Random seed" };
+    private readonly Option<string[]> _adapters = new("--adapter") { Description = "Load an .onnx_adapter: name=path (repeatable)", AllowMultipleArgumentsPerToken = true };
+    private readonly Option<string?> _adapterName = new("--adapter-name") { Description = "Adapter to activate (default: the only one loaded)" };
+
+    public static GenerationArgs AddTo(Command cmd)
+    {
+        var a = new GenerationArgs();
+        cmd.Options.Add(a._model);
+        cmd.Options.Add(a._maxNew);
+        cmd.Options.Add(a._temperature);
+        cmd.Options.Add(a._topK);
+        cmd.Options.Add(a._topP);
+        cmd.Options.Add(a._seed);
+        cmd.Options.Add(a._adapters);
+        cmd.Options.Add(a._adapterName);
+        return a;
+    }
+
+    public GenAiGenerator CreateGenerator(ParseResult r)
+    {
+        var gen = new GenAiGenerator(r.GetValue(_model)!);
+        try
+        {
+            foreach (var spec in r.GetValue(_adapters) ?? [])
+            {
+                var parts = spec.Split('=', 2);
+                if (parts.Length != 2 || parts[0].Length == 0)
+                {
+                    throw new ArgumentException($"--adapter '{spec}' must look like name=path/to/file.onnx_adapter");
+                }
+                gen.LoadAdapter(parts[0], parts[1]);
+            }
+        }
+        catch
+        {
+            gen.Dispose();
+            throw;
+        }
+        _loaded = gen.AdapterNames.ToList();
+        return gen;
+    }
+
+    private List<string> _loaded = [];
+
+    public GenerationOptions Options(ParseResult r) => new()
+    {
+        MaxNewTokens = r.GetValue(_maxNew),
+        Temperature = r.GetValue(_temperature),
+        TopK = r.GetValue(_topK),
+        TopP = r.GetValue(_topP),
+        Seed = r.GetValue(_seed),
+        Adapter = r.GetValue(_adapterName) ?? (_loaded.Count == 1 ? _loaded[0] : null),
+    };
+}
