@@ -12,7 +12,7 @@ public sealed class InferenceFixture : IDisposable
         Root = Path.Combine(Path.GetTempPath(), "onnxlora-inference-tests-" + Guid.NewGuid().ToString("N")[..12]);
         BaseDir = Path.Combine(Root, "base");
         MergedDir = Path.Combine(Root, "merged");
-        HfImporter.Import(Path.Combine(TestPaths.TinyLlama, "base"), BaseDir);
+        HfImporter.Import(Path.Combine(Fixture.TinyLlama, "base"), BaseDir);
         LoraFold.Merge(BaseDir, PeftAdapter.Load(AdapterDir), MergedDir);
     }
 
@@ -22,7 +22,7 @@ public sealed class InferenceFixture : IDisposable
 
     public string MergedDir { get; }
 
-    public string AdapterDir => Path.Combine(TestPaths.TinyLlama, "adapter");
+    public string AdapterDir => Path.Combine(Fixture.TinyLlama, "adapter");
 
     public string NewPath(string name) => Path.Combine(Root, name + "-" + Guid.NewGuid().ToString("N")[..8]);
 

@@ -88,7 +88,7 @@ public sealed class OnnxAdapterTests(InferenceFixture fx) : IClassFixture<Infere
     // One prefill step of the GenAI graph: input_ids, attention_mask and empty past (1,K,0,d).
     private static float[] Logits(InferenceSession s, OrtLoraAdapter? adapter)
     {
-        var cfg = LlamaConfig.Load(Path.Combine(TestPaths.TinyLlama, "base", "config.json"));
+        var cfg = LlamaConfig.Load(Path.Combine(Fixture.TinyLlama, "base", "config.json"));
         var names = new List<string> { GenAiNames.InputIds, GenAiNames.AttentionMask };
         var values = new List<OrtValue>
         {

@@ -9,14 +9,14 @@ public sealed class ImportedFixture : IDisposable
     {
         Root = Path.Combine(Path.GetTempPath(), "onnxlora-fold-tests-" + Guid.NewGuid().ToString("N")[..12]);
         BaseDir = Path.Combine(Root, "base");
-        HfImporter.Import(Path.Combine(TestPaths.TinyLlama, "base"), BaseDir);
+        HfImporter.Import(Path.Combine(Fixture.TinyLlama, "base"), BaseDir);
     }
 
     public string Root { get; }
 
     public string BaseDir { get; }
 
-    public string AdapterDir => Path.Combine(TestPaths.TinyLlama, "adapter");
+    public string AdapterDir => Path.Combine(Fixture.TinyLlama, "adapter");
 
     public string NewPath(string name) => Path.Combine(Root, name + "-" + Guid.NewGuid().ToString("N")[..8]);
 

@@ -29,7 +29,7 @@ public sealed class LoraFoldTests(ImportedFixture fx) : IClassFixture<ImportedFi
         var result = ParityRunner.Run(new ParityOptions
         {
             Model = outDir,
-            Batch = Path.Combine(TestPaths.TinyLlama, "reference.safetensors"),
+            Batch = Path.Combine(Fixture.TinyLlama, "reference.safetensors"),
             ReferenceKeys = new Dictionary<string, string> { ["base.logits"] = "merged.logits" },
         });
         var c = Assert.Single(result.Comparisons, x => x.Reference == "merged.logits");
