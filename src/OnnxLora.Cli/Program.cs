@@ -17,6 +17,7 @@ internal static class Program
         root.Subcommands.Add(InitModelCommand.Create());
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(ArtifactsCommand.Create());
         root.Subcommands.Add(ExportAdapterCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ChatCommand.Create());

@@ -13,7 +13,7 @@ public static class RandomLlama
     public const double InitStd = 0.02;
 
     /// <summary>Preset names understood by <see cref="Preset"/>.</summary>
-    public static readonly string[] Presets = ["tiny", "bench-58m"];
+    public static readonly string[] Presets = ["tiny", "bench-58m", "llama-3.2-1b"];
 
     /// <summary>"tiny" (vocab of the embedded tokenizer; quickstart) or "bench-58m" (benchmarks).</summary>
     public static LlamaConfig Preset(string name) => name switch
@@ -44,6 +44,22 @@ public static class RandomLlama
             MaxPositionEmbeddings = 2048,
             BosTokenId = 1,
             EosTokenIds = [2],
+        },
+        "llama-3.2-1b" => new LlamaConfig
+        {
+            VocabSize = 128256,
+            HiddenSize = 2048,
+            IntermediateSize = 8192,
+            NumHiddenLayers = 16,
+            NumAttentionHeads = 32,
+            NumKeyValueHeads = 8,
+            HeadDim = 64,
+            MaxPositionEmbeddings = 131072,
+            RopeTheta = 500000,
+            RopeScaling = new RopeScaling("llama3", 32, 1, 4, 8192),
+            TieWordEmbeddings = true,
+            BosTokenId = 128000,
+            EosTokenIds = [128001],
         },
         _ => throw new ArgumentException($"unknown preset '{name}' ({string.Join(", ", Presets)})"),
     };

@@ -67,7 +67,11 @@ internal sealed class TrainReporter : IProgress<TrainEvent>
             Console.WriteLine($"{s.TruncatedExamples} examples were truncated to max_seq_len");
         }
         Console.WriteLine(string.Create(inv, $"{s.Steps} steps, {s.TokensPerSecond:F0} tokens/s, peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB"));
-        Console.WriteLine($"run folder: {s.RunDir}{(s.Completed ? $"\nadapter: {s.AdapterDir}" : "")}");
+        Console.WriteLine($"run folder: {s.RunDir}");
+        if (s.Completed)
+        {
+            Console.WriteLine(s.AdapterBytes > 0 ? $"adapter: {s.AdapterDir}" : $"fine-tuned model: {Path.Combine(s.RunDir, Trainer.FullModelFolder)}");
+        }
     }
 
     private static string Mega(long n) => n >= 1_000_000 ? (n / 1e6).ToString("F2", CultureInfo.InvariantCulture) + " M" : n.ToString(CultureInfo.InvariantCulture);

@@ -17,7 +17,10 @@ public sealed class NormLowering
         {
             var n = g.Nodes[k];
             bool skip = n.OpType == "SkipSimplifiedLayerNormalization";
-            if (n.Domain != Model.MicrosoftDomain || (n.OpType != "SimplifiedLayerNormalization" && !skip))
+            // ORT registers SimplifiedLayerNormalization in the default domain (as the model builder emits it)
+            // and SkipSimplifiedLayerNormalization in com.microsoft; accept either spelling of both.
+            bool known = n.OpType == "SimplifiedLayerNormalization" || skip;
+            if (!known || (n.Domain != Model.MicrosoftDomain && n.Domain.Length != 0))
             {
                 continue;
             }

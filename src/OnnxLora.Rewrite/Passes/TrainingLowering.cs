@@ -7,13 +7,16 @@ namespace OnnxLora.Rewrite.Passes;
 
 public sealed class TrainingLowering
 {
+    /// <summary>Ops ORT accepts in the default domain although ONNX does not define them.</summary>
+    private static readonly HashSet<string> OrtOnlyDefaultDomainOps = ["SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"];
+
     public static PassResult Run(Model model)
     {
         var computeType = ComputeType(model);
         bool modified = KvCacheRemoval.Run(model).Modified;
         modified |= AttentionLowering.Run(model, computeType: computeType).Modified;
         modified |= NormLowering.Run(model, computeType).Modified;
-        var left = model.Graph.Nodes.FirstOrDefault(n => n.Domain.Length > 0 && n.Domain != "ai.onnx");
+        var left = model.Graph.Nodes.FirstOrDefault(n => (n.Domain.Length > 0 && n.Domain != "ai.onnx") || OrtOnlyDefaultDomainOps.Contains(n.OpType));
         if (left is not null)
         {
             throw new RewriteException($"cannot lower {left} (domain '{left.Domain}') to standard ONNX ops for training");

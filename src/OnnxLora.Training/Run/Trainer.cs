@@ -7,6 +7,7 @@ using System.Globalization;
 using System.Text.Json;
 using OnnxLora.Models;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx.Ir;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Config;
@@ -21,6 +22,7 @@ public sealed class Trainer
     public const string MetricsFile = "metrics.jsonl";
     public const string AdapterFolder = "adapter";
     public const string LossCurveFile = "loss.png";
+    public const string FullModelFolder = "model";
 
     private readonly TrainConfig _config;
     private readonly string _runDir;
@@ -151,7 +153,7 @@ public sealed class Trainer
         }
         long baseBytes = Directory.GetFiles(source.OnnxDir, "model.onnx*").Sum(f => new FileInfo(f).Length);
         long trainable = artifacts.Parameters.Sum(p => p.ElementCount);
-        long totalParams = baseBytes / 4 + (c.FullFineTune ? 0 : trainable);
+        long totalParams = BaseParameterCount(source.ModelPath) + (c.FullFineTune ? 0 : trainable);
         return new TrainSummary(_runDir, adapterDir, step, completed, lastLoss, evalBefore, evalAfter, trainable, totalParams,
             adapterBytes, baseBytes, truncated, tokens / Math.Max(sw.Elapsed.TotalSeconds, 1e-9), PeakRss());
     }
@@ -206,7 +208,8 @@ public sealed class Trainer
         var p = engine.Parameters();
         if (lora is null)
         {
-            return 0; // full fine-tune: the checkpoint holds every weight; merging writes the model
+            FullModelWriter.Save(source.OnnxDir, p, Path.Combine(Path.GetDirectoryName(dir)!, FullModelFolder));
+            return 0;
         }
         PeftAdapter.Save(dir, lora, a.Parameters.Select(x => (x.Name, p[x.Name], x.Shape)), null, source.OnnxDir);
         return new FileInfo(Path.Combine(dir, PeftAdapter.WeightsFile)).Length;
@@ -233,6 +236,11 @@ public sealed class Trainer
     }
 
     private void Report(TrainEvent e) => _progress?.Report(e);
+
+    /// <summary>Weights of the base model (floating initializers, rotary tables excluded).</summary>
+    private static long BaseParameterCount(string modelPath) => Onnx.IO.ModelReader.Load(modelPath).Graph.Initializers.Values
+        .Where(i => i.Type.IsFloating() && i.Name is not (GenAiNames.CosCache or GenAiNames.SinCache))
+        .Sum(i => i.ElementCountValue);
 
     public static long PeakRss()
     {
