@@ -7,7 +7,7 @@ namespace OnnxLora.Training.Run;
 
 public static class LossCurve
 {
-    private const int Width = 800, Height = 480, Margin = 40;
+    private const int Width = 800, Height = 480, Margin = 70;
 
     public static void Write(string metricsPath, string pngPath)
     {
@@ -41,6 +41,15 @@ public static class LossCurve
             Line(px, (Margin, Margin), (Margin, Height - Margin), (0, 0, 0));
             Polyline(px, train.Select(Map).ToList(), (31, 119, 180));
             Polyline(px, eval.Select(Map).ToList(), (214, 39, 40));
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            Text(px, 4, Margin - 2, y1.ToString("0.###", inv), (0, 0, 0));
+            Text(px, 4, Height - Margin - 14, y0.ToString("0.###", inv), (0, 0, 0));
+            Text(px, Margin, Height - Margin + 8, x0.ToString("0", inv), (0, 0, 0));
+            Text(px, Width - Margin - 40, Height - Margin + 8, x1.ToString("0", inv), (0, 0, 0));
+            Text(px, Width / 2 - 24, Height - Margin + 8, "step", (0, 0, 0));
+            Text(px, 4, Height / 2, "loss", (0, 0, 0));
+            Text(px, Width - Margin - 80, 10, "train", (31, 119, 180));
+            Text(px, Width - Margin - 80, 28, "eval", (214, 39, 40));
             foreach (var p in eval.Select(Map))
             {
                 for (int dy = -3; dy <= 3; dy++)
@@ -55,6 +64,46 @@ public static class LossCurve
         var tmp = pngPath + ".tmp";
         File.WriteAllBytes(tmp, Png(px));
         File.Move(tmp, pngPath, overwrite: true);
+    }
+
+    // A 3×5 bitmap font (rows top to bottom, 3 bits each) for the digits and the few words we draw.
+    private static readonly Dictionary<char, int[]> s_glyphs = new()
+    {
+        ['0'] = [7, 5, 5, 5, 7], ['1'] = [2, 6, 2, 2, 7], ['2'] = [7, 1, 7, 4, 7], ['3'] = [7, 1, 7, 1, 7],
+        ['4'] = [5, 5, 7, 1, 1], ['5'] = [7, 4, 7, 1, 7], ['6'] = [7, 4, 7, 5, 7], ['7'] = [7, 1, 1, 1, 1],
+        ['8'] = [7, 5, 7, 5, 7], ['9'] = [7, 5, 7, 1, 7], ['.'] = [0, 0, 0, 0, 2], ['-'] = [0, 0, 7, 0, 0],
+        ['a'] = [0, 7, 3, 5, 7], ['e'] = [7, 5, 7, 4, 7], ['i'] = [2, 0, 2, 2, 2], ['l'] = [4, 4, 4, 4, 7],
+        ['n'] = [0, 6, 5, 5, 5], ['o'] = [0, 7, 5, 5, 7], ['p'] = [7, 5, 7, 4, 4], ['r'] = [0, 7, 4, 4, 4],
+        ['s'] = [7, 4, 7, 1, 7], ['t'] = [2, 7, 2, 2, 3], ['v'] = [0, 5, 5, 5, 2], ['E'] = [7, 4, 7, 4, 7],
+    };
+
+    private static void Text(byte[] px, int x, int y, string text, (byte, byte, byte) c)
+    {
+        const int scale = 3;
+        foreach (char ch in text)
+        {
+            if (s_glyphs.TryGetValue(ch, out var rows))
+            {
+                for (int r = 0; r < 5; r++)
+                {
+                    for (int b = 0; b < 3; b++)
+                    {
+                        if ((rows[r] >> (2 - b) & 1) == 0)
+                        {
+                            continue;
+                        }
+                        for (int dy = 0; dy < scale; dy++)
+                        {
+                            for (int dx = 0; dx < scale; dx++)
+                            {
+                                Set(px, x + b * scale + dx, y + r * scale + dy, c);
+                            }
+                        }
+                    }
+                }
+            }
+            x += 4 * scale;
+        }
     }
 
     private static void Polyline(byte[] px, List<(int, int)> pts, (byte, byte, byte) c)
