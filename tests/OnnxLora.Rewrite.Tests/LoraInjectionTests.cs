@@ -91,6 +91,19 @@ public sealed class LoraInjectionTests : IClassFixture<LoraInjectionTests.Import
         Assert.Contains("lora_A.weight' has shape [4,64], the model needs [8,64]", e.Message);
     }
 
+    [Fact]
+    public void InitialisationIsAFunctionOfSeedAndModuleOnly()
+    {
+        // Cross-process stability (no salted hashes) is checked by the worker's multi-process twin test.
+        var t = new LoraTarget("model.layers.0.self_attn.q_proj", "w", "a", "b", 64, 64, 4, 2);
+        var (a, b) = LoraInit.Initialize(t, 7);
+        Assert.All(b, x => Assert.Equal(0f, x));
+        Assert.All(a, x => Assert.InRange(x, -1f / 8, 1f / 8));
+        var again = LoraInit.Initialize(t with { }, 7).A;
+        Assert.Equal(a, again);
+        Assert.NotEqual(a, LoraInit.Initialize(t, 8).A);
+    }
+
     private static float[] Logits(string path, long[] ids, long[] mask, List<(string Name, float[] Data, long[] Shape)> extra)
     {
         using var s = new InferenceSession(path);

@@ -6,7 +6,8 @@ public static class LoraInit
 {
     public static (float[] A, float[] B) Initialize(LoraTarget t, int seed)
     {
-        var rng = new Random(HashCode.Combine(seed, StableHash(t.Module)));
+        // HashCode.Combine is salted per process; the seed must give the same A in every process.
+        var rng = new Random(unchecked((seed * 16777619) ^ StableHash(t.Module)));
         float bound = 1f / MathF.Sqrt(t.In);
         var a = new float[t.Rank * t.In];
         for (int i = 0; i < a.Length; i++)
