@@ -27,8 +27,8 @@ public static class TinyWorld
     public static string ConfigJson(int steps, int seed) =>
         $$$"""{"max_steps": {{{steps}}}, "batch_size": 2, "max_seq_len": 32, "lr": 0.001, "seed": {{{seed}}}, "save_every": 1, "keep_last": 2, "lora": {"r": 2, "alpha": 4}}""";
 
-    public static string TrainSpec(int steps, int seed, string outputs = """["adapter", "metrics"]""") =>
-        $$"""{"kind": "train", "model": "{{ModelName}}", "dataset": "{{DatasetName}}", "config": {{ConfigJson(steps, seed)}}, "outputs": {{outputs}}}""";
+    public static string TrainSpec(int steps, int seed, string outputs = """["adapter", "metrics"]""", string mergedFormat = "tar.gz") =>
+        $$"""{"kind": "train", "model": "{{ModelName}}", "dataset": "{{DatasetName}}", "config": {{ConfigJson(steps, seed)}}, "outputs": {{outputs}}, "merged_format": "{{mergedFormat}}"}""";
 
     /// <summary>The adapter weights of the same config trained in one uninterrupted run, in process.</summary>
     public static byte[] TwinAdapter(int steps, int seed)
