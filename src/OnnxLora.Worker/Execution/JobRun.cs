@@ -53,6 +53,7 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         switch (outcome)
         {
             case JobOutcome.Succeeded:
+                await store.HeartbeatAsync(job.Id, workerId, options.Lease, _progress, ct); // final step and loss
                 if (!await store.CompleteAsync(job.Id, workerId, ct))
                 {
                     outcome = JobOutcome.LeaseLost;
