@@ -228,8 +228,15 @@ public sealed class Trainer
         }
         var keep = File.ReadAllLines(path).Where(l =>
         {
-            using var d = JsonDocument.Parse(l);
-            return d.RootElement.GetProperty("step").GetInt32() <= step;
+            try
+            {
+                using var d = JsonDocument.Parse(l);
+                return d.RootElement.GetProperty("step").GetInt32() <= step;
+            }
+            catch (JsonException)
+            {
+                return false; // a line torn by a crash mid-append; the resumed run rewrites it
+            }
         }).ToList();
         File.WriteAllLines(path + ".tmp", keep);
         File.Move(path + ".tmp", path, overwrite: true);

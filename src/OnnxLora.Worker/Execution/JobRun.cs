@@ -1,0 +1,209 @@
+// One claimed job on this worker: runs it (the library's Trainer, then artifact export; or a noop) on its
+// own thread, heartbeats the lease with progress, forwards progress and log lines as job events, and stops
+// at the next step with a checkpoint when the host stops, the owner cancels or the lease is lost.
+// It holds no training code: the trainer checkpoints and resumes by itself from the run folder.
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using OnnxLora.Models;
+using OnnxLora.Rewrite;
+using OnnxLora.Training.Config;
+using OnnxLora.Training.Run;
+using OnnxLora.Worker.Jobs;
+using OnnxLora.Worker.Spec;
+using OnnxLora.Worker.Store;
+
+namespace OnnxLora.Worker.Execution;
+
+public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options, string workerId, ILogger logger)
+{
+    private static readonly TimeSpan s_eventFlush = TimeSpan.FromMilliseconds(200);
+
+    private readonly ConcurrentQueue<(string Kind, string Data)> _events = new();
+    private readonly CancellationTokenSource _stop = new();
+    private volatile JobProgress? _progress;
+    private volatile string? _stopReason;
+
+    public async Task<JobOutcome> RunAsync(CancellationToken stoppingToken)
+    {
+        using var onShutdown = stoppingToken.Register(() => Stop("shutdown"));
+        using var done = new CancellationTokenSource();
+        var beat = HeartbeatLoopAsync(done.Token);
+        JobOutcome outcome;
+        string? error = null;
+        bool retryable = false;
+        try
+        {
+            outcome = job.Kind == JobSpec.Noop
+                ? await RunNoopAsync(stoppingToken)
+                : await Task.Factory.StartNew(RunTrain, stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        catch (Exception e)
+        {
+            outcome = JobOutcome.Failed;
+            retryable = !IsPermanent(e);
+            error = $"{e.GetType().Name}: {e.Message}";
+            logger.LogError(e, "Job {JobId} failed on attempt {Attempt} (retryable {Retryable})", job.Id, job.Attempts, retryable);
+        }
+        await done.CancelAsync();
+        await beat;
+        await FlushEventsAsync(CancellationToken.None);
+        // The store transitions below must reach the database even while the host is stopping.
+        var ct = CancellationToken.None;
+        switch (outcome)
+        {
+            case JobOutcome.Succeeded:
+                await store.HeartbeatAsync(job.Id, workerId, options.Lease, _progress, ct); // final step and loss
+                if (!await store.CompleteAsync(job.Id, workerId, ct))
+                {
+                    outcome = JobOutcome.LeaseLost;
+                }
+                break;
+            case JobOutcome.Released:
+                await store.ReleaseAsync(job.Id, workerId, ct);
+                break;
+            case JobOutcome.Cancelled:
+                await store.MarkCancelledAsync(job.Id, workerId, ct);
+                break;
+            case JobOutcome.Failed:
+                await store.FailAsync(job.Id, workerId, error!, retryable, ct);
+                break;
+        }
+        logger.LogInformation("Job {JobId} attempt {Attempt} ended: {Outcome}", job.Id, job.Attempts, outcome);
+        return outcome;
+    }
+
+    private JobOutcome RunTrain()
+    {
+        var spec = JobSpec.FromJson(job.Spec);
+        var folders = JobFolders.For(options, job.Id);
+        var config = TrainConfigLoader.ParseJson(spec.Config ?? "{}");
+        config = config with
+        {
+            Model = spec.Model,
+            Data = spec.Dataset,
+            Output = folders.RunDir,
+            SaveEvery = config.SaveEvery > 0 ? config.SaveEvery : options.CheckpointEvery,
+        };
+        var trainer = new Trainer(config, folders.RunDir, new EventSink(this));
+        var summary = trainer.Run(_stop.Token);
+        if (!summary.Completed)
+        {
+            return StoppedOutcome();
+        }
+        Log($"training finished at step {summary.Steps}; exporting {string.Join(", ", spec.Outputs)}");
+        var files = ArtifactExporter.Export(spec, folders);
+        Log($"artifacts ready: {string.Join(", ", files.Keys)}");
+        return JobOutcome.Succeeded;
+    }
+
+    private async Task<JobOutcome> RunNoopAsync(CancellationToken stoppingToken)
+    {
+        var spec = JobSpec.FromJson(job.Spec);
+        if (spec.DurationMs > 0)
+        {
+            try
+            {
+                await Task.Delay(spec.DurationMs, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return StoppedOutcome();
+            }
+        }
+        return stoppingToken.IsCancellationRequested ? JobOutcome.Released : JobOutcome.Succeeded;
+    }
+
+    private JobOutcome StoppedOutcome() => _stopReason switch
+    {
+        "cancel" => JobOutcome.Cancelled,
+        "lost" => JobOutcome.LeaseLost,
+        _ => JobOutcome.Released,
+    };
+
+    private void Stop(string reason)
+    {
+        _stopReason ??= reason;
+        _stop.Cancel();
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken done)
+    {
+        var nextBeat = DateTime.UtcNow + options.Heartbeat;
+        while (!done.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(s_eventFlush, done);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                await FlushEventsAsync(done);
+                if (DateTime.UtcNow < nextBeat)
+                {
+                    continue;
+                }
+                nextBeat = DateTime.UtcNow + options.Heartbeat;
+                var status = await store.HeartbeatAsync(job.Id, workerId, options.Lease, _progress, done);
+                if (status == LeaseStatus.CancelRequested)
+                {
+                    Stop("cancel");
+                }
+                else if (status == LeaseStatus.Lost)
+                {
+                    logger.LogWarning("Job {JobId} lease lost; stopping without publishing", job.Id);
+                    Stop("lost");
+                }
+            }
+            catch (OperationCanceledException) when (done.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // A store hiccup is not fatal: the lease outlives several heartbeat periods.
+                logger.LogWarning(e, "Job {JobId} heartbeat failed", job.Id);
+            }
+        }
+    }
+
+    private async Task FlushEventsAsync(CancellationToken ct)
+    {
+        while (_events.TryPeek(out var e))
+        {
+            await store.AppendEventAsync(job.Id, e.Kind, e.Data, ct);
+            _events.TryDequeue(out _);
+        }
+    }
+
+    private void Log(string message)
+    {
+        logger.LogInformation("Job {JobId} {Message}", job.Id, message);
+        _events.Enqueue(("log", JsonSerializer.Serialize(new { message })));
+    }
+
+    private void OnTrainEvent(TrainEvent e)
+    {
+        if (e.Kind == "step")
+        {
+            double? eta = e.Eta?.TotalSeconds;
+            _progress = new JobProgress(e.Step, e.TotalSteps, e.Loss, eta);
+            logger.LogInformation("Job {JobId} step {Step} loss {Loss}", job.Id, e.Step, e.Loss);
+            _events.Enqueue(("progress", JsonSerializer.Serialize(new { step = e.Step, total_steps = e.TotalSteps, loss = e.Loss, lr = e.LearningRate, eta_seconds = eta })));
+            return;
+        }
+        Log(e.Message is null ? $"{e.Kind} at step {e.Step}" : $"{e.Kind}: {e.Message}");
+    }
+
+    private static bool IsPermanent(Exception e) => e is ConfigException or JobSpecException or ModelFormatException or RewriteException
+        or NonFiniteLossException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException;
+
+    private sealed class EventSink(JobRun run) : IProgress<TrainEvent>
+    {
+        public void Report(TrainEvent value) => run.OnTrainEvent(value);
+    }
+}

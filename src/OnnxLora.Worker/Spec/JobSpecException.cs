@@ -1,0 +1,7 @@
+// A job spec the API refuses, with the field at fault ("config.lr", "model") and a one-line reason (400).
+namespace OnnxLora.Worker.Spec;
+
+public sealed class JobSpecException(string field, string message) : Exception(message)
+{
+    public string Field { get; } = field;
+}

@@ -1,0 +1,15 @@
+// Picks the store named by the options: SQLite in the data folder (default) or PostgreSQL.
+namespace OnnxLora.Worker.Store;
+
+public static class JobStoreFactory
+{
+    public const string SqliteFile = "jobs.db";
+
+    public static IJobStore Create(WorkerOptions o) => o.Store.ToLowerInvariant() switch
+    {
+        "sqlite" => new SqliteJobStore(o.ConnectionString ?? Path.Combine(Path.GetFullPath(o.DataDir), SqliteFile)),
+        "postgres" or "postgresql" => new PostgresJobStore(o.ConnectionString
+            ?? throw new InvalidOperationException("Worker:ConnectionString is required when Worker:Store is postgres")),
+        _ => throw new InvalidOperationException($"Worker:Store '{o.Store}' is unknown (expected sqlite or postgres)"),
+    };
+}

@@ -1,0 +1,176 @@
+// The HTTP API against a real in-process host: authentication (401), tenant isolation (404), path
+// confinement (400 with a reason), body limit (413), schema validation naming the field, idempotent
+// submission, an end-to-end training job with its artifacts and events, and cancellation.
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace OnnxLora.Worker.Tests;
+
+public sealed class WorkerApiTests(ApiHost host) : IClassFixture<ApiHost>
+{
+    private static readonly TimeSpan s_jobTimeout = TimeSpan.FromSeconds(90);
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static async Task<JsonElement> ReadJson(HttpResponseMessage r) =>
+        JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.Clone();
+
+    private static async Task<string> SubmitAsync(HttpClient c, string spec, string? idempotencyKey = null)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = Json(spec) };
+        if (idempotencyKey is not null)
+        {
+            req.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+        var r = await c.SendAsync(req);
+        Assert.True(r.IsSuccessStatusCode, await r.Content.ReadAsStringAsync());
+        return (await ReadJson(r)).GetProperty("id").GetString()!;
+    }
+
+    private static async Task<JsonElement> WaitAsync(HttpClient c, string id, Func<JsonElement, bool> until)
+    {
+        var deadline = DateTime.UtcNow + s_jobTimeout;
+        while (true)
+        {
+            var job = await ReadJson(await c.GetAsync($"/v1/jobs/{id}"));
+            if (until(job))
+            {
+                return job;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"job {id} timed out: {job}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static string State(JsonElement job) => job.GetProperty("state").GetString()!;
+
+    [Fact]
+    public async Task EveryEndpointButHealthNeedsAKey()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await host.Anonymous.GetAsync("/health")).StatusCode);
+        foreach (var path in new[] { "/ready", "/v1/jobs", "/v1/jobs/x", "/v1/jobs/x/events", "/v1/jobs/x/artifacts/adapter", "/openapi.json" })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await host.Anonymous.GetAsync(path)).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Anonymous.PostAsync("/v1/jobs", Json("""{"kind":"noop"}"""))).StatusCode);
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, "/v1/jobs");
+        wrong.Headers.Authorization = new("Bearer", "not-a-key");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Anonymous.SendAsync(wrong)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await host.A.GetAsync("/ready")).StatusCode);
+        Assert.Contains("/v1/jobs", await host.A.GetStringAsync("/openapi.json"));
+    }
+
+    [Fact]
+    public async Task AnotherTenantsJobIsNotFound()
+    {
+        var id = await SubmitAsync(host.A, """{"kind":"noop"}""");
+        await WaitAsync(host.A, id, j => State(j) == "succeeded");
+        Assert.Equal(HttpStatusCode.NotFound, (await host.B.GetAsync($"/v1/jobs/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.B.GetAsync($"/v1/jobs/{id}/events")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.B.GetAsync($"/v1/jobs/{id}/artifacts/adapter")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.B.DeleteAsync($"/v1/jobs/{id}")).StatusCode);
+        var list = await ReadJson(await host.B.GetAsync("/v1/jobs"));
+        Assert.DoesNotContain(list.GetProperty("jobs").EnumerateArray(), j => j.GetProperty("id").GetString() == id);
+    }
+
+    [Theory]
+    [InlineData("model", "../models/tiny", "'..'")]
+    [InlineData("model", "/etc", "outside the allowed roots")]
+    [InlineData("dataset", "/etc/passwd", "outside the allowed roots")]
+    [InlineData("model", "escape", "symbolic link")]
+    [InlineData("dataset", "missing.jsonl", "not found")]
+    public async Task PathsOutsideTheRootsAreRefused(string field, string value, string reason)
+    {
+        var link = Path.Combine(TinyWorld.ModelRoot, "escape");
+        if (!Path.Exists(link))
+        {
+            try
+            {
+                Directory.CreateSymbolicLink(link, "/etc");
+            }
+            catch (IOException)
+            {
+                // created by a parallel case
+            }
+        }
+        var spec = JsonSerializer.Deserialize<Dictionary<string, object>>(TinyWorld.TrainSpec(2, 1))!;
+        spec[field] = value;
+        var r = await host.A.PostAsync("/v1/jobs", Json(JsonSerializer.Serialize(spec)));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        var body = await ReadJson(r);
+        Assert.Equal(field, body.GetProperty("field").GetString());
+        Assert.Contains(reason, body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task OversizedBodyIs413()
+    {
+        var big = "{\"kind\":\"noop\",\"pad\":\"" + new string('x', (int)ApiHost.MaxBodyBytes) + "\"}";
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await host.A.PostAsync("/v1/jobs", Json(big))).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"kind":"noop","colour":"red"}""", "colour")]
+    [InlineData("""{"kind":"warp"}""", "kind")]
+    [InlineData("""{"kind":"noop","duration_ms":999999999}""", "duration_ms")]
+    [InlineData("""{"model":"tiny","dataset":"pirate.jsonl","config":{"lr":-1}}""", "config.lr")]
+    [InlineData("""{"model":"tiny","dataset":"pirate.jsonl","config":{"lora":{"r":0}}}""", "config.lora.r")]
+    [InlineData("""{"model":"tiny","dataset":"pirate.jsonl","config":{"bogus":1}}""", "config.bogus")]
+    [InlineData("""{"model":"tiny","dataset":"pirate.jsonl","config":{"output":"/tmp/x"}}""", "config.output")]
+    [InlineData("""{"model":"tiny","dataset":"pirate.jsonl","outputs":["weights"]}""", "outputs")]
+    public async Task InvalidSpecIs400NamingTheField(string spec, string field)
+    {
+        var r = await host.A.PostAsync("/v1/jobs", Json(spec));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.Equal(field, (await ReadJson(r)).GetProperty("field").GetString());
+    }
+
+    [Fact]
+    public async Task IdempotencyKeyReturnsTheSameJob()
+    {
+        var first = await SubmitAsync(host.A, """{"kind":"noop"}""", "same-key");
+        var second = await SubmitAsync(host.A, """{"kind":"noop"}""", "same-key");
+        Assert.Equal(first, second);
+        using var req = new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = Json("""{"kind":"noop","duration_ms":5}""") };
+        req.Headers.Add("Idempotency-Key", "same-key");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await host.A.SendAsync(req)).StatusCode);
+    }
+
+    [Fact]
+    public async Task TrainJobProducesAdapterMergedModelMetricsAndEvents()
+    {
+        const int steps = 3, seed = 11;
+        var id = await SubmitAsync(host.A, TinyWorld.TrainSpec(steps, seed, """["adapter", "merged", "metrics"]""", "zip"));
+        var twin = TinyWorld.TwinAdapter(steps, seed);
+        var job = await WaitAsync(host.A, id, j => State(j) is "succeeded" or "failed" or "cancelled");
+        Assert.Equal("succeeded", State(job));
+        Assert.Equal(steps, job.GetProperty("step").GetInt32());
+        Assert.True(job.GetProperty("loss").GetDouble() > 0);
+        Assert.Equal(twin, await host.A.GetByteArrayAsync($"/v1/jobs/{id}/artifacts/adapter.safetensors"));
+        var tar = await host.A.GetAsync($"/v1/jobs/{id}/artifacts/adapter");
+        Assert.Equal("application/gzip", tar.Content.Headers.ContentType!.MediaType);
+        var zip = await host.A.GetByteArrayAsync($"/v1/jobs/{id}/artifacts/merged");
+        Assert.Equal((byte)'P', zip[0]);
+        var metrics = await host.A.GetStringAsync($"/v1/jobs/{id}/artifacts/metrics");
+        Assert.Contains("\"loss\"", metrics);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.A.GetAsync($"/v1/jobs/{id}/artifacts/..%2Fjobs.db")).StatusCode);
+
+        var events = await host.A.GetStringAsync($"/v1/jobs/{id}/events");
+        Assert.Contains("event: progress", events);
+        Assert.Contains("event: log", events);
+        Assert.Contains("\"state\":\"succeeded\"", events);
+    }
+
+    [Fact]
+    public async Task CancelStopsARunningJobAtTheNextStepWithACheckpoint()
+    {
+        var id = await SubmitAsync(host.A, TinyWorld.TrainSpec(5000, 3));
+        await WaitAsync(host.A, id, j => j.GetProperty("step").GetInt32() >= 2);
+        Assert.Equal(HttpStatusCode.Accepted, (await host.A.DeleteAsync($"/v1/jobs/{id}")).StatusCode);
+        var job = await WaitAsync(host.A, id, j => State(j) != "running");
+        Assert.Equal("cancelled", State(job));
+        Assert.NotEmpty(Directory.GetDirectories(Path.Combine(host.DataDir, "jobs", id, "run", "checkpoints"), "step-*"));
+    }
+}

@@ -1,0 +1,148 @@
+// Real worker processes on loopback. Acceptance: two workers on PostgreSQL, ten tiny jobs, five SIGKILLs at
+// random moments (each victim restarted): every job succeeds, no job ever ran under two live claims, and
+// every adapter equals its uninterrupted twin byte for byte. Also: SIGTERM checkpoints, releases and exits.
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OnnxLora.Worker.Jobs;
+using OnnxLora.Worker.Store;
+
+namespace OnnxLora.Worker.Tests;
+
+public sealed class WorkerProcessTests
+{
+    private const string Key = "process-test-key";
+    private const int Jobs = 10;
+    private const int Steps = 6;
+    private const int Kills = 5;
+    private static readonly TimeSpan s_allDone = TimeSpan.FromSeconds(150);
+
+    private static string[] Args(string dataDir, params string[] extra) =>
+    [
+        "--data-dir", dataDir, "--api-key", "t=" + ApiKeyHash.Of(Key),
+        "--Worker:ModelRoots:0=" + TinyWorld.ModelRoot, "--Worker:DatasetRoots:0=" + TinyWorld.DatasetRoot,
+        "--Worker:LeaseSeconds=2", "--Worker:HeartbeatSeconds=0.4", "--Worker:PollSeconds=0.1", "--Worker:MaxAttempts=20",
+        "--Logging:LogLevel:Default=Warning", .. extra,
+    ];
+
+    private static HttpClient Client(WorkerProcess w)
+    {
+        var c = new HttpClient { BaseAddress = w.BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+        c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        return c;
+    }
+
+    private static async Task<string> SubmitAsync(HttpClient c, string spec)
+    {
+        var r = await c.PostAsync("/v1/jobs", new StringContent(spec, Encoding.UTF8, "application/json"));
+        Assert.True(r.IsSuccessStatusCode, await r.Content.ReadAsStringAsync());
+        return JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+    }
+
+    [Fact]
+    public async Task KilledWorkersResumeJobsToBitIdenticalAdaptersWithoutOverlap()
+    {
+        using var db = new PgTestDatabase();
+        if (db.ConnectionString is not { } cs) return;
+        _ = TinyWorld.Root;
+        using var data = new TempDir();
+        var workers = Enumerable.Range(0, 2).Select(_ => new WorkerProcess(Args(data.Path, "--postgres", cs))).ToArray();
+        try
+        {
+            await Task.WhenAll(workers.Select(w => w.StartAsync()));
+            using var http = Client(workers[0]);
+            var ids = new List<string>();
+            for (int seed = 1; seed <= Jobs; seed++)
+            {
+                ids.Add(await SubmitAsync(http, TinyWorld.TrainSpec(Steps, seed)));
+            }
+
+            var rng = new Random(20261128);
+            for (int k = 0; k < Kills; k++)
+            {
+                await Task.Delay(rng.Next(300, 1500));
+                var victim = workers[rng.Next(workers.Length)];
+                victim.Kill();
+                await victim.StartAsync();
+            }
+
+            await using var store = new PostgresJobStore(cs);
+            var deadline = DateTime.UtcNow + s_allDone;
+            List<JobRecord> jobs;
+            while (true)
+            {
+                jobs = [.. await Task.WhenAll(ids.Select(async id => (await store.GetAsync(null, id, default))!))];
+                if (jobs.All(j => JobStates.IsTerminal(j.State)))
+                {
+                    break;
+                }
+                Assert.True(DateTime.UtcNow < deadline, $"jobs not done: {string.Join(", ", jobs.Select(j => j.State))}\n{workers[0].Log}\n{workers[1].Log}");
+                await Task.Delay(250);
+            }
+            Assert.All(jobs, j => Assert.True(j.State == JobStates.Succeeded, $"{j.Id}: {j.State} {j.Error}"));
+
+            var claims = await store.ClaimsAsync(null, default);
+            foreach (var group in claims.GroupBy(c => c.JobId))
+            {
+                var list = group.OrderBy(c => c.ClaimNo).ToList();
+                for (int i = 1; i < list.Count; i++)
+                {
+                    long previousEnd = list[i - 1].EndedMs ?? list[i - 1].LeaseUntilMs;
+                    Assert.True(list[i].ClaimedMs >= previousEnd, $"job {group.Key}: claim {i + 1} began while claim {i} was live");
+                }
+                Assert.Single(list, c => c.Outcome == "succeeded");
+            }
+
+            for (int seed = 1; seed <= Jobs; seed++)
+            {
+                var adapter = File.ReadAllBytes(Path.Combine(data.Path, "jobs", ids[seed - 1], "artifacts", "adapter.safetensors"));
+                AdapterCompare.AssertTwin(TinyWorld.TwinAdapter(Steps, seed), adapter, $"job {seed}");
+            }
+        }
+        finally
+        {
+            foreach (var w in workers)
+            {
+                w.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SigtermCheckpointsReleasesTheLeaseAndExitsThenTheJobResumes()
+    {
+        const int steps = 300, seed = 5;
+        _ = TinyWorld.Root;
+        using var data = new TempDir();
+        using var worker = new WorkerProcess(Args(data.Path));
+        await worker.StartAsync();
+        using var http = Client(worker);
+        var id = await SubmitAsync(http, TinyWorld.TrainSpec(steps, seed));
+        var deadline = DateTime.UtcNow + s_allDone;
+        while ((await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}")).GetProperty("step").GetInt32() < 3)
+        {
+            Assert.True(DateTime.UtcNow < deadline, worker.Log);
+            await Task.Delay(50);
+        }
+        Assert.Equal(0, worker.Terminate(TimeSpan.FromSeconds(30)));
+
+        await using (var store = new SqliteJobStore(Path.Combine(data.Path, JobStoreFactory.SqliteFile)))
+        {
+            var job = await store.GetAsync(null, id, default);
+            Assert.Equal((JobStates.Queued, 0, (string?)null), (job!.State, job.Attempts, job.LeaseOwner));
+            Assert.Equal("released", (await store.ClaimsAsync(id, default)).Single().Outcome);
+        }
+        Assert.NotEmpty(Directory.GetDirectories(Path.Combine(data.Path, "jobs", id, "run", "checkpoints"), "step-*"));
+
+        using var again = new WorkerProcess(Args(data.Path));
+        await again.StartAsync();
+        using var http2 = Client(again);
+        while ((await http2.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}")).GetProperty("state").GetString() != JobStates.Succeeded)
+        {
+            Assert.True(DateTime.UtcNow < deadline, again.Log);
+            await Task.Delay(100);
+        }
+        AdapterCompare.AssertTwin(TinyWorld.TwinAdapter(steps, seed), File.ReadAllBytes(Path.Combine(data.Path, "jobs", id, "artifacts", "adapter.safetensors")), "resumed job");
+    }
+}
