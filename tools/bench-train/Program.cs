@@ -1,6 +1,6 @@
 // bench-train: training throughput and peak memory of one fine-tuning mode on a random-init Llama
 // (default preset bench-58m). LoRA r=16 alpha=32 on all 7 projections, or full fine-tune; fp32,
-// AdamW, batch B x T random tokens; warmup steps are excluded from the timing. One mode per process,
+// AdamW, batch B x T random tokens; warmup steps are excluded and tokens/s uses the median step. One mode per process,
 // so VmHWM (peak RSS) belongs to that mode alone. It prints one RESULT line for run.sh to parse.
 // B=batch, T=time
 using System.Diagnostics;
@@ -15,7 +15,7 @@ var opts = Args.Parse(args);
 var hfDir = opts.Get("model", Path.Combine(Path.GetTempPath(), "onnxlora-bench-58m"));
 var mode = opts.Get("mode", "lora");
 int steps = int.Parse(opts.Get("steps", "5"));
-int warmup = int.Parse(opts.Get("warmup", "1"));
+int warmup = int.Parse(opts.Get("warmup", "2"));
 int batch = int.Parse(opts.Get("batch", "4"));
 int time = int.Parse(opts.Get("seq", "256"));
 int seed = int.Parse(opts.Get("seed", "0"));
@@ -63,7 +63,7 @@ try
     var mask = Enumerable.Repeat(1L, ids.Length).ToArray();
     using var tensors = new BatchTensors(ids, mask, ids, batch, time);
 
-    double timed = 0;
+    var times = new List<double>();
     for (int s = 0; s < warmup + steps; s++)
     {
         sw.Restart();
@@ -72,12 +72,15 @@ try
         double secs = sw.Elapsed.TotalSeconds;
         if (s >= warmup)
         {
-            timed += secs;
+            times.Add(secs);
         }
         Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s");
     }
-    double tokS = (double)batch * time * steps / timed;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={timed / steps:F3} peak_rss_mb={PeakRssMb():F0}");
+    // The median step: the machine is shared, and a median shrugs off steps slowed by neighbours.
+    times.Sort();
+    double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+    double tokS = (double)batch * time / median;
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={PeakRssMb():F0}");
 }
 finally
 {
