@@ -1,4 +1,4 @@
-// Lowers SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization (com.microsoft) to
+// Lowers SimplifiedLayerNormalization (com.microsoft or default domain) / SkipSimplifiedLayerNormalization to
 // RMSNorm in standard ops, as transformers computes it:
 //   y = weight · (x · 1/sqrt(mean(x², -1) + eps)),  computed in float32 for 16-bit inputs.
 // The skip variant also yields x + skip (output 3). Other outputs (mean, inv_std) are rejected if used.
@@ -17,7 +17,10 @@ public sealed class NormLowering
         {
             var n = g.Nodes[k];
             bool skip = n.OpType == "SkipSimplifiedLayerNormalization";
-            if (n.Domain != Model.MicrosoftDomain || (n.OpType != "SimplifiedLayerNormalization" && !skip))
+            // The model builder writes the first SimplifiedLayerNormalization in the default domain
+            // (ORT registers it there too) and the Skip variant in com.microsoft; lower both.
+            bool ortDomain = n.Domain == Model.MicrosoftDomain || (n.Domain.Length == 0 && !skip);
+            if (!ortDomain || (n.OpType != "SimplifiedLayerNormalization" && !skip))
             {
                 continue;
             }
