@@ -52,7 +52,8 @@ try
     using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
         artifacts.Parameters, initial);
     initial.Clear();
-    Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s");
+    GC.Collect();
+    Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
 
     var vocab = LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
     var ids = new long[batch * time];
@@ -74,13 +75,13 @@ try
         {
             times.Add(secs);
         }
-        Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s");
+        Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s, RSS {Status("VmRSS:"):F0} MB");
     }
     // The median step: the machine is shared, and a median shrugs off steps slowed by neighbours.
     times.Sort();
     double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={PeakRssMb():F0}");
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}");
 }
 finally
 {
@@ -102,11 +103,12 @@ static float[] LoraInit(TrainableParameter p, Random rng)
     return v;
 }
 
-static double PeakRssMb()
+// VmHWM (peak RSS) or VmRSS from /proc/self/status, in MB.
+static double Status(string key)
 {
     foreach (var line in File.ReadLines("/proc/self/status"))
     {
-        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        if (line.StartsWith(key, StringComparison.Ordinal))
         {
             return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
         }
