@@ -40,7 +40,7 @@ try
     var sw = Stopwatch.StartNew();
     var artifacts = TrainingArtifacts.Generate(source.ModelPath, work, options, new AdamWOptions());
     Console.Error.WriteLine($"{mode}: artifacts in {sw.Elapsed.TotalSeconds:F1}s, {artifacts.Parameters.Count} parameters, " +
-        $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values");
+        $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
 
     var rng = new Random(seed);
     var initial = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -52,7 +52,7 @@ try
     using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
         artifacts.Parameters, initial);
     initial.Clear();
-    GC.Collect();
+    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true); // initial values (full: 232 MB) are copied in
     Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
 
     var vocab = LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
