@@ -72,6 +72,10 @@ public static class GradientBuilder
             }
             if (broadcasting && !Broadcasting.IsExact(node, i, shapes))
             {
+                if (Environment.GetEnvironmentVariable("ONNXLORA_DEBUG_SHAPES") == "1")
+                {
+                    Console.Error.WriteLine($"dynamic reduce: {node} input {i}: " + string.Join(" | ", node.Inputs.Select(v => $"{v}={(shapes.Of(v) is { } d ? string.Join(",", d) : "?")}")));
+                }
                 gi = Broadcasting.ReduceTo(b, gi, node.Inputs[i], shapes, Broadcasting.GradientRank(node, shapes));
             }
             grads.Add(node.Inputs[i], gi);

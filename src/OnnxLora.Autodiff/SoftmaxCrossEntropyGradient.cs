@@ -37,10 +37,8 @@ internal static class SoftmaxCrossEntropyGradient
         var labels = b.Cast(g.I(1), ElementType.Int64);                     // (N,d...)
         var ignore = g.Node.Attribute("ignore_index") is not null ? b.ScalarI64(g.Int("ignore_index", -100)) : null;
         string? ignored = ignore is null ? null : b.Equal(labels, ignore);
-        // ignored labels must not reach OneHot as indices
+        // ignored labels must not reach the scatter as indices
         var safe = ignored is null ? labels : b.Where(ignored, b.ScalarI64(0), labels);
-        var onehot = b.Op("OneHot", [safe, b.Shape(g.I(0), 1, 2), b.Floats([0f, 1f], 2)], ("axis", 1L));
-        var diff = g.Sub(p, onehot);                                        // (N,C,d...)
         var valid = ignored is null ? null : b.Op("CastLike", b.Not(ignored), p);  // (N,d...)
         var up = (g.String("reduction") ?? "mean") switch
         {
@@ -51,6 +49,12 @@ internal static class SoftmaxCrossEntropyGradient
                 : b.Op("ReduceSum", [valid], ("keepdims", 0L))),
             var r => throw new NotSupportedException($"{g.Node}: unknown reduction '{r}'"),
         };
-        return g.Mul(diff, valid is null ? up : g.Mul(up, b.Unsqueeze(valid, 1)));
+        var scale = valid is null ? up : g.Mul(up, b.Unsqueeze(valid, 1));   // (N,1,d...) or scalar
+        // (p - onehot)·scale without a (N,C) one-hot: scale p, then overwrite the label entries
+        // with (p[label] - 1)·scale. Saves two full (N,C) passes over OneHot + Sub.
+        var idx = b.Unsqueeze(safe, 1);                                      // (N,1,d...)
+        var atLabel = b.Op("GatherElements", [p, idx], ("axis", 1L));       // (N,1,d...)
+        var fixedUp = g.Mul(g.Sub(atLabel, b.Scalar(1f)), scale);            // (N,1,d...)
+        return b.Op("ScatterElements", [g.Mul(p, scale), idx, fixedUp], ("axis", 1L));
     }
 }

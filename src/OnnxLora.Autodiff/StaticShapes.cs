@@ -13,10 +13,19 @@ internal sealed class StaticShapes
         "Softmax", "LogSoftmax", "Cast", "CastLike", "Dropout", "Trilu",
     };
 
+    private static readonly HashSet<string> s_broadcasting = new(StringComparer.Ordinal)
+    {
+        "Add", "Sub", "Mul", "Div", "Pow", "Where", "Max", "Min", "Equal", "And", "Or", "Less", "Greater",
+    };
+
     private readonly Dictionary<string, Dim[]> _shapes = new(StringComparer.Ordinal);
+    // Values produced by Shape nodes whose input shape is known: the dims they hold.
+    private readonly Dictionary<string, Dim[]> _shapeValues = new(StringComparer.Ordinal);
+    private readonly Graph _graph;
 
     public StaticShapes(Graph graph)
     {
+        _graph = graph;
         foreach (var vi in graph.Inputs.Concat(graph.Outputs).Concat(graph.Extra.ValueInfo))
         {
             if (vi.Type?.TensorType?.Shape is not null)
@@ -28,9 +37,14 @@ internal sealed class StaticShapes
         {
             _shapes[init.Name] = init.Dims.Select(d => (Dim)d).ToArray();
         }
-        foreach (var node in graph.Nodes)
+        // Until nothing changes: rewrites may leave node lists out of topological order.
+        for (int before = -1; before != _shapes.Count + _shapeValues.Count;)
         {
-            Propagate(node);
+            before = _shapes.Count + _shapeValues.Count;
+            foreach (var node in graph.Nodes)
+            {
+                Propagate(node);
+            }
         }
     }
 
@@ -60,10 +74,307 @@ internal sealed class StaticShapes
                 _shapes[node.Outputs[0]] = perm.Select(p => t[p]).ToArray();
             }
         }
-        else if (node.OpType is "Add" or "Sub" or "Mul" or "Div" && Of(node.Input(0)) is { } a && Of(node.Input(1)) is { } b
-            && a.Length == b.Length && a.Zip(b).All(p => SameDim(p.First, p.Second)))
+        else if (node.OpType == "Not" && Of(node.Input(0)) is { } n)
         {
-            _shapes[node.Outputs[0]] = a;
+            _shapes[node.Outputs[0]] = n;
         }
+        else if (node.OpType == "Split")
+        {
+            SplitShapes(node);
+        }
+        else if (s_broadcasting.Contains(node.OpType))
+        {
+            Set(node, Broadcast(node.Inputs.Where(v => v.Length > 0).Select(Of).ToList()));
+        }
+        else
+        {
+            Set(node, node.OpType switch
+            {
+                "MatMul" => MatMulShape(Of(node.Input(0)), Of(node.Input(1))),
+                "Gather" => GatherShape(node),
+                "Reshape" => ReshapeShape(node),
+                "ReduceSum" or "ReduceMean" => ReduceShape(node),
+                "Unsqueeze" => UnsqueezeShape(node),
+                "Slice" => SliceShape(node),
+                "Shape" => RecordShapeValue(node),
+                "Concat" => ConcatShape(node),
+                _ => null,
+            });
+        }
+    }
+
+    private void SplitShapes(Node node)
+    {
+        if (Of(node.Input(0)) is not { } x)
+        {
+            return;
+        }
+        int axis = (int)node.GetInt("axis", 0);
+        axis = axis < 0 ? axis + x.Length : axis;
+        if (x[axis].Value is not { } size)
+        {
+            return;
+        }
+        int n = node.Outputs.Count;
+        var sizes = Ints(node.Input(1)) ?? (size % n == 0 ? Enumerable.Repeat(size / n, n).ToArray() : null);
+        if (sizes is null || sizes.Length != n || sizes.Sum() != size)
+        {
+            return;
+        }
+        for (int i = 0; i < n; i++)
+        {
+            var o = (Dim[])x.Clone();
+            o[axis] = sizes[i];
+            _shapes[node.Outputs[i]] = o;
+        }
+    }
+
+    private Dim[]? ConcatShape(Node node)
+    {
+        var parts = node.Inputs.Select(Of).ToList();
+        if (parts.Count == 0 || parts.Any(p => p is null || p.Length != parts[0]!.Length))
+        {
+            return null;
+        }
+        var first = parts[0]!;
+        int axis = (int)node.GetInt("axis", 0);
+        axis = axis < 0 ? axis + first.Length : axis;
+        long total = 0;
+        foreach (var p in parts)
+        {
+            if (p![axis].Value is not { } v)
+            {
+                return null;
+            }
+            total += v;
+            for (int k = 0; k < first.Length; k++)
+            {
+                if (k != axis && !SameDim(p[k], first[k]))
+                {
+                    return null;
+                }
+            }
+        }
+        var result = (Dim[])first.Clone();
+        result[axis] = total;
+        return result;
+    }
+
+    private void Set(Node node, Dim[]? shape)
+    {
+        if (shape is not null)
+        {
+            _shapes[node.Outputs[0]] = shape;
+        }
+    }
+
+    /// <summary>Numpy broadcasting when every operand shape is known and every aligned dim pair provably agrees.</summary>
+    private static Dim[]? Broadcast(IReadOnlyList<Dim[]?> shapes)
+    {
+        if (shapes.Count == 0 || shapes.Any(x => x is null))
+        {
+            return null;
+        }
+        int rank = shapes.Max(x => x!.Length);
+        var result = new Dim[rank];
+        for (int k = 1; k <= rank; k++)
+        {
+            Dim? pick = null;
+            foreach (var x in shapes)
+            {
+                if (x!.Length < k || x[^k].Value == 1)
+                {
+                    continue;
+                }
+                if (pick is null)
+                {
+                    pick = x[^k];
+                }
+                else if (!SameDim(pick.Value, x[^k]))
+                {
+                    return null;
+                }
+            }
+            result[^k] = pick ?? 1;
+        }
+        return result;
+    }
+
+    private static Dim[]? MatMulShape(Dim[]? a, Dim[]? b)
+    {
+        if (a is null || b is null || a.Length < 2 || b.Length < 2)
+        {
+            return null;
+        }
+        var batch = a.Length == 2 && b.Length == 2 ? [] : Broadcast([a[..^2], b[..^2]]);
+        return batch is null ? null : [.. batch, a[^2], b[^1]];
+    }
+
+    private Dim[]? GatherShape(Node node)
+    {
+        if (Of(node.Input(0)) is not { } data || Of(node.Input(1)) is not { } idx)
+        {
+            return null;
+        }
+        long axis = node.GetInt("axis", 0);
+        axis = axis < 0 ? axis + data.Length : axis;
+        return [.. data[..(int)axis], .. idx, .. data[((int)axis + 1)..]];
+    }
+
+    private long[]? Ints(string value) =>
+        value.Length > 0 && _graph.Initializers.TryGetValue(value, out var init) && init.Type == ElementType.Int64 ? init.ToInt64s() : null;
+
+    private Dim[]? ReshapeShape(Node node)
+    {
+        if (Ints(node.Input(1)) is not { } target || node.GetInt("allowzero", 0) != 0)
+        {
+            return null;
+        }
+        var x = Of(node.Input(0));
+        var result = new Dim[target.Length];
+        int inferred = -1;
+        var copied = new HashSet<int>();
+        for (int i = 0; i < target.Length; i++)
+        {
+            if (target[i] == 0)
+            {
+                if (x is null || i >= x.Length)
+                {
+                    return null;
+                }
+                result[i] = x[i];
+                copied.Add(i);
+            }
+            else if (target[i] == -1)
+            {
+                inferred = i;
+            }
+            else
+            {
+                result[i] = target[i];
+            }
+        }
+        if (inferred >= 0)
+        {
+            // -1 = (input dims not copied through) / (explicit target dims), all known values
+            if (x is null)
+            {
+                return null;
+            }
+            long num = 1, den = 1;
+            for (int i = 0; i < x.Length; i++)
+            {
+                if (copied.Contains(i))
+                {
+                    continue;
+                }
+                if (x[i].Value is not { } v)
+                {
+                    return null;
+                }
+                num *= v;
+            }
+            foreach (var t in target.Where(t => t > 0))
+            {
+                den *= t;
+            }
+            if (den == 0 || num % den != 0)
+            {
+                return null;
+            }
+            result[inferred] = num / den;
+        }
+        return result;
+    }
+
+    private Dim[]? ReduceShape(Node node)
+    {
+        if (Of(node.Input(0)) is not { } x)
+        {
+            return null;
+        }
+        var axes = node.GetInts("axes") ?? Ints(node.Input(1));
+        if (axes is null || axes.Length == 0)
+        {
+            return null;
+        }
+        var norm = axes.Select(a => a < 0 ? a + x.Length : a).ToHashSet();
+        bool keep = node.GetInt("keepdims", 1) != 0;
+        return keep
+            ? x.Select((d, i) => norm.Contains(i) ? (Dim)1 : d).ToArray()
+            : x.Where((_, i) => !norm.Contains(i)).ToArray();
+    }
+
+    private Dim[]? UnsqueezeShape(Node node)
+    {
+        if (Of(node.Input(0)) is not { } x || (node.GetInts("axes") ?? Ints(node.Input(1))) is not { } axes)
+        {
+            return null;
+        }
+        int rank = x.Length + axes.Length;
+        var norm = axes.Select(a => a < 0 ? a + rank : a).ToHashSet();
+        var result = new Dim[rank];
+        int j = 0;
+        for (int i = 0; i < rank; i++)
+        {
+            result[i] = norm.Contains(i) ? 1 : x[j++];
+        }
+        return result;
+    }
+
+    private Dim[]? RecordShapeValue(Node node)
+    {
+        if (Of(node.Input(0)) is { } x && !_shapeValues.ContainsKey(node.Outputs[0]))
+        {
+            long start = node.GetInt("start", 0), end = node.GetInt("end", x.Length);
+            start = Math.Clamp(start < 0 ? start + x.Length : start, 0, x.Length);
+            end = Math.Clamp(end < 0 ? end + x.Length : end, 0, x.Length);
+            _shapeValues[node.Outputs[0]] = x[(int)start..(int)Math.Max(start, end)];
+        }
+        return null; // the Shape output's own shape is not needed
+    }
+
+    /// <summary>Slices whose starts are 0 and ends are either "to the end" or a dim read by a Shape node.</summary>
+    private Dim[]? SliceShape(Node node)
+    {
+        if (Of(node.Input(0)) is not { } x || Ints(node.Input(1)) is not { } starts)
+        {
+            return null;
+        }
+        var axes = node.Input(3).Length == 0 ? Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray() : Ints(node.Input(3));
+        var steps = node.Input(4).Length == 0 ? null : Ints(node.Input(4));
+        var ends = Ints(node.Input(2));
+        var endDims = ends is null ? _shapeValues.GetValueOrDefault(node.Input(2)) : null;
+        if (axes is null || (ends is null && endDims is null) || (steps is not null && steps.Any(v => v != 1)))
+        {
+            return null;
+        }
+        var result = (Dim[])x.Clone();
+        for (int i = 0; i < axes.Length; i++)
+        {
+            int a = (int)(axes[i] < 0 ? axes[i] + x.Length : axes[i]);
+            if (starts[i] != 0)
+            {
+                return null;
+            }
+            if (ends is not null)
+            {
+                if (ends[i] >= long.MaxValue / 2)
+                {
+                    continue; // to the end: unchanged
+                }
+                if (ends[i] < 0 || x[a].Value is not { } size)
+                {
+                    return null;
+                }
+                result[a] = Math.Min(ends[i], size);
+            }
+            else
+            {
+                // ends = a dim of another value (e.g. T of the rotary caches); valid while it is <= size
+                result[a] = endDims![i];
+            }
+        }
+        return result;
     }
 }

@@ -1,6 +1,6 @@
 // bench-train: training throughput and peak memory of one fine-tuning mode on a random-init Llama
 // (default preset bench-58m). LoRA r=16 alpha=32 on all 7 projections, or full fine-tune; fp32,
-// AdamW, batch B x T random tokens; warmup steps are excluded from the timing. One mode per process,
+// AdamW, batch B x T random tokens; warmup steps are excluded and tokens/s uses the median step. One mode per process,
 // so VmHWM (peak RSS) belongs to that mode alone. It prints one RESULT line for run.sh to parse.
 // B=batch, T=time
 using System.Diagnostics;
@@ -15,7 +15,7 @@ var opts = Args.Parse(args);
 var hfDir = opts.Get("model", Path.Combine(Path.GetTempPath(), "onnxlora-bench-58m"));
 var mode = opts.Get("mode", "lora");
 int steps = int.Parse(opts.Get("steps", "5"));
-int warmup = int.Parse(opts.Get("warmup", "1"));
+int warmup = int.Parse(opts.Get("warmup", "2"));
 int batch = int.Parse(opts.Get("batch", "4"));
 int time = int.Parse(opts.Get("seq", "256"));
 int seed = int.Parse(opts.Get("seed", "0"));
@@ -40,7 +40,7 @@ try
     var sw = Stopwatch.StartNew();
     var artifacts = TrainingArtifacts.Generate(source.ModelPath, work, options, new AdamWOptions());
     Console.Error.WriteLine($"{mode}: artifacts in {sw.Elapsed.TotalSeconds:F1}s, {artifacts.Parameters.Count} parameters, " +
-        $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values");
+        $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
 
     var rng = new Random(seed);
     var initial = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -52,7 +52,8 @@ try
     using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
         artifacts.Parameters, initial);
     initial.Clear();
-    Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s");
+    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true); // initial values (full: 232 MB) are copied in
+    Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
 
     var vocab = LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
     var ids = new long[batch * time];
@@ -63,7 +64,7 @@ try
     var mask = Enumerable.Repeat(1L, ids.Length).ToArray();
     using var tensors = new BatchTensors(ids, mask, ids, batch, time);
 
-    double timed = 0;
+    var times = new List<double>();
     for (int s = 0; s < warmup + steps; s++)
     {
         sw.Restart();
@@ -72,12 +73,15 @@ try
         double secs = sw.Elapsed.TotalSeconds;
         if (s >= warmup)
         {
-            timed += secs;
+            times.Add(secs);
         }
-        Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s");
+        Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s, RSS {Status("VmRSS:"):F0} MB");
     }
-    double tokS = (double)batch * time * steps / timed;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={timed / steps:F3} peak_rss_mb={PeakRssMb():F0}");
+    // The median step: the machine is shared, and a median shrugs off steps slowed by neighbours.
+    times.Sort();
+    double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+    double tokS = (double)batch * time / median;
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}");
 }
 finally
 {
@@ -99,11 +103,12 @@ static float[] LoraInit(TrainableParameter p, Random rng)
     return v;
 }
 
-static double PeakRssMb()
+// VmHWM (peak RSS) or VmRSS from /proc/self/status, in MB.
+static double Status(string key)
 {
     foreach (var line in File.ReadLines("/proc/self/status"))
     {
-        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        if (line.StartsWith(key, StringComparison.Ordinal))
         {
             return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
         }

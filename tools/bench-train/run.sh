@@ -2,11 +2,11 @@
 # Benchmark driver: OnnxLora (bench-train) vs the PyTorch eager peer (peer.py) on the same random
 # bench-58m checkpoint, LoRA r=16 and full fine-tune, batch 4 x 256, fp32, AdamW. Each run is its
 # own process so peak RSS (VmHWM) is per run. Prints a side-by-side table with the ratios.
-# Usage: tools/bench-train/run.sh [steps=5] [warmup=1] [threads=2]
+# Usage: tools/bench-train/run.sh [steps=5] [warmup=2] [threads=2]   (tokens/s from the median step)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-steps="${1:-5}"; warmup="${2:-1}"; threads="${3:-2}"
+steps="${1:-5}"; warmup="${2:-2}"; threads="${3:-2}"
 model="${BENCH_MODEL:-${TMPDIR:-/tmp}/onnxlora-bench-58m}"
 py="${PYTHON:-/usr/bin/python3}"
 modes="${BENCH_MODES:-lora full}"

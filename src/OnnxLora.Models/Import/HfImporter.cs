@@ -53,6 +53,10 @@ public static class HfImporter
                 }
             }
             AtomicFolder.Replace(temp, full);
+            // Each streamed matrix left float/byte arrays on the large-object heap (~3x the largest
+            // matrix); hand them back to the OS now, or a training run that follows in this process
+            // starts ~200 MB higher (measured on bench-58m).
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             return config;
         }
         catch

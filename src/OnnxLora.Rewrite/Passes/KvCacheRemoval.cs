@@ -13,6 +13,14 @@ public sealed class KvCacheRemoval
         int before = g.Inputs.Count + g.Outputs.Count;
         g.Inputs.RemoveAll(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal));
         g.Outputs.RemoveAll(o => o.Name.StartsWith("present.", StringComparison.Ordinal));
+        // Without a cache total_sequence_length is sequence_length; saying so lets the autodiff
+        // prove the attention mask and the scores broadcast statically (no runtime reductions).
+        int mask = g.Inputs.FindIndex(i => i.Name == "attention_mask");
+        if (mask >= 0 && Graph.TypeOf(g.Inputs[mask]) is { Shape.Length: 2 } t && t.Shape[1].Symbol == "total_sequence_length"
+            && g.Inputs.FirstOrDefault(i => i.Name == "input_ids") is { } ids && Graph.TypeOf(ids).Shape is { Length: 2 } idShape)
+        {
+            g.Inputs[mask] = Graph.MakeValueInfo("attention_mask", t.Element, idShape[0], idShape[1]);
+        }
         return new PassResult(model, g.Inputs.Count + g.Outputs.Count != before);
     }
 }

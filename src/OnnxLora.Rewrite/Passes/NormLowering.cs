@@ -1,4 +1,4 @@
-// Lowers SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization (com.microsoft) to
+// Lowers SimplifiedLayerNormalization (com.microsoft or default domain) / SkipSimplifiedLayerNormalization to
 // RMSNorm in standard ops, as transformers computes it:
 //   y = weight · (x · 1/sqrt(mean(x², -1) + eps)),  computed in float32 for 16-bit inputs.
 // The skip variant also yields x + skip (output 3). Other outputs (mean, inv_std) are rejected if used.

@@ -56,6 +56,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
             }
             grads = GradientBuilder.AddGradients(model, loss, parameters.Select(p => p.Name).ToList(), new GradientOptions { AddOutputs = true });
         }
+        CausalLmLoss.LowerForRuntime(g);
         g.RemoveDeadNodes();
         return new TrainingGraph(model, parameters, targets, grads, computeType);
     }

@@ -227,8 +227,8 @@ public sealed class StepEngine : IDisposable
         _normValue.Dispose();
         _finiteValue.Dispose();
         _run.Dispose();
-        _train.Dispose();
-        _optim.Dispose();
-        _accum?.Dispose();
+        Runtime.SessionFactory.Release(_train);
+        Runtime.SessionFactory.Release(_optim);
+        Runtime.SessionFactory.Release(_accum);
     }
 }

@@ -2,7 +2,8 @@
 // threads sized to the machine. CUDA needs the GPU build of ORT; asking for it without one is a
 // clear error, not a silent fallback to CPU. Opt-in diagnostics through the environment:
 // ONNXLORA_PROFILE=prefix writes ORT's per-op JSON profile (prefix_<model>_<time>.json);
-// ONNXLORA_THREADS=n overrides the intra-op thread count.
+// ONNXLORA_THREADS=n overrides the intra-op thread count; ONNXLORA_ARENA=0 disables the CPU arena;
+// ONNXLORA_SESSION_CONFIG adds session config entries.
 using Microsoft.ML.OnnxRuntime;
 
 namespace OnnxLora.Training.Runtime;
@@ -21,10 +22,25 @@ public static class SessionFactory
         {
             options.IntraOpNumThreads = int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (Environment.GetEnvironmentVariable("ONNXLORA_ARENA") == "0")
+        {
+            options.EnableCpuMemArena = false;
+        }
+        // Memory patterns plan every intermediate of a run into one block; for a training graph
+        // (activations kept for backward) that block measured 4.6 GB peak RSS on bench-58m LoRA against
+        // 2.8 GB with plain arena reuse, at the same speed. ONNXLORA_MEMPATTERN=1 turns it back on.
+        options.EnableMemoryPattern = Environment.GetEnvironmentVariable("ONNXLORA_MEMPATTERN") == "1";
+        // ONNXLORA_SESSION_CONFIG="key=value;key=value": extra ORT session config entries (experiments).
+        foreach (var entry in (Environment.GetEnvironmentVariable("ONNXLORA_SESSION_CONFIG") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = entry.Split('=', 2);
+            options.AddSessionConfigEntry(kv[0], kv.Length > 1 ? kv[1] : "");
+        }
         if (Environment.GetEnvironmentVariable("ONNXLORA_PROFILE") is { Length: > 0 } profile)
         {
-            options.EnableProfiling = true;
+            // The prefix must be set first: EnableProfiling passes the current prefix to ORT.
             options.ProfileOutputPathPrefix = $"{profile}_{Path.GetFileNameWithoutExtension(modelPath)}";
+            options.EnableProfiling = true;
         }
         if (device == "cuda")
         {
@@ -43,5 +59,19 @@ public static class SessionFactory
             throw new ArgumentException($"unknown device '{device}' (cpu, cuda)");
         }
         return new InferenceSession(modelPath, options);
+    }
+
+    /// <summary>Writes the session's profile when ONNXLORA_PROFILE is set (ORT writes it only on EndProfiling), then disposes it.</summary>
+    public static void Release(InferenceSession? session)
+    {
+        if (session is null)
+        {
+            return;
+        }
+        if (Environment.GetEnvironmentVariable("ONNXLORA_PROFILE") is { Length: > 0 })
+        {
+            Console.Error.WriteLine($"profile: {session.EndProfiling()}");
+        }
+        session.Dispose();
     }
 }
