@@ -7,6 +7,8 @@ using System.Globalization;
 using System.Text.Json;
 using OnnxLora.Models;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx.IO;
+using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Config;
@@ -208,8 +210,16 @@ public sealed class Trainer
         {
             return 0; // full fine-tune: the checkpoint holds every weight; merging writes the model
         }
-        PeftAdapter.Save(dir, lora, a.Parameters.Select(x => (x.Name, p[x.Name], x.Shape)), null, source.OnnxDir);
+        PeftAdapter.Save(dir, lora, a.Parameters.Select(x => (x.Name, p[x.Name], x.Shape)), BaseMetadata(a, source), source.OnnxDir);
         return new FileInfo(Path.Combine(dir, PeftAdapter.WeightsFile)).Length;
+    }
+
+    /// <summary>The base fingerprint merge checks: BaseHash over the GenAI weights the adapter targets.</summary>
+    private static Dictionary<string, string> BaseMetadata(TrainingArtifacts a, ModelSource source)
+    {
+        var graph = ModelReader.Load(source.ModelPath).Graph;
+        var weights = a.Targets.Select(t => AdapterTargets.WeightOf(t.Module) ?? t.Weight);
+        return BaseHash.Metadata(graph, weights);
     }
 
     private void AppendMetrics(object line) =>
