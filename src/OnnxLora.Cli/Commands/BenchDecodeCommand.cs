@@ -27,7 +27,7 @@ internal static class BenchDecodeCommand
                 foreach (var x in rates)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{x.Name,-28} {x.TokensPerSecond,10:F1} tok/s  ({x.TokensPerSecond / baseline:F2}× base, {x.Tokens} tokens in {x.Seconds:F2}s)"));
+                        $"{x.Name,-28} {x.TokensPerSecond,10:F1} tok/s  ({x.TokensPerSecond / baseline:F2}× base; median of {x.Runs} runs: {x.Tokens} tokens in {x.Seconds:F3}s)"));
                 }
                 return 0;
             }

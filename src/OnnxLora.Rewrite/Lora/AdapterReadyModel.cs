@@ -1,6 +1,6 @@
 // The "adapter-ready" inference model: the GenAI graph (KV cache kept) with LoRA injected at scaling 1,
-// whose A (r,in) / B (out,r) are graph inputs WITH zero default initializers (ORT overridable
-// initializers). Without an adapter it equals the base; an .onnx_adapter (B pre-scaled) switches it.
+// whose Aᵀ (in,r) / Bᵀ (r,out) are graph inputs WITH zero default initializers (ORT overridable
+// initializers), pre-transposed so a decode step runs only MatMul, MatMul, Add per adapter. Without an adapter it equals the base; an .onnx_adapter (B pre-scaled) switches it.
 // It does not hold adapter values; AdapterExport writes those.
 using OnnxLora.Models;
 using OnnxLora.Onnx.IO;
@@ -16,13 +16,13 @@ public static class AdapterReadyModel
         var model = ModelReader.Load(Path.Combine(onnxDir, "model.onnx"));
         // Scaling is folded into the adapter file's B, so one ready model serves adapters of any alpha.
         var unit = settings with { Alpha = settings.Rank, UseRsLora = false, Dropout = 0 };
-        var (_, targets) = LoraInjection.Run(model, unit, training: false);
+        var (_, targets) = LoraInjection.Run(model, unit, training: false, transposed: true);
         foreach (var t in targets)
         {
-            model.Graph.AddInitializer(Zeros(t.A, t.Rank, t.In));
-            model.Graph.AddInitializer(Zeros(t.B, t.Out, t.Rank));
+            model.Graph.AddInitializer(Zeros(t.A, t.In, t.Rank));  // Aᵀ (in,r)
+            model.Graph.AddInitializer(Zeros(t.B, t.Rank, t.Out)); // Bᵀ (r,out)
         }
-        model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank);
+        model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank + ";layout=" + AdapterExport.Layout);
         var temp = AtomicFolder.CreateTempBeside(outDir);
         try
         {
