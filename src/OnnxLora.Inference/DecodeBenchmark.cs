@@ -9,9 +9,12 @@ using OnnxLora.Rewrite.Lora;
 
 namespace OnnxLora.Inference;
 
-/// <summary>The median run: <paramref name="Tokens"/> generated in <paramref name="Seconds"/>, over <paramref name="Runs"/> runs.</summary>
-public sealed record DecodeRate(string Name, int Tokens, double Seconds, int Runs)
+/// <summary>The median run: <paramref name="Tokens"/> generated in <paramref name="Seconds"/>, over <paramref name="Runs"/> runs; the fastest took <paramref name="BestSeconds"/>.</summary>
+public sealed record DecodeRate(string Name, int Tokens, double Seconds, int Runs, double BestSeconds)
 {
+    /// <summary>Tokens/s of the fastest run: the least disturbed by other load on a shared CPU.</summary>
+    public double BestTokensPerSecond => Tokens / BestSeconds;
+
     public double TokensPerSecond => Tokens / Seconds;
 }
 
@@ -65,7 +68,7 @@ public static class DecodeBenchmark
                 seconds[f].Add(sw.Elapsed.TotalSeconds);
             }
         }
-        return forms.Select((x, f) => new DecodeRate(x.Name, tokens[f], Median(seconds[f]), repeats)).ToList();
+        return forms.Select((x, f) => new DecodeRate(x.Name, tokens[f], Median(seconds[f]), repeats, seconds[f].Min())).ToList();
     }
 
     private static double Median(List<double> xs)
