@@ -3,7 +3,8 @@
 //   yᵢ = Add(MatMul(x, Wᵢ), MatMul(MatMul(x, Aᵢ), Bᵢ))
 // becomes one branch for the group:
 //   [y₁|…|y_k] = Split(Add(MatMul(x, [W₁|…|W_k]), MatMul(MatMul(x, A_g), B_g)), axis=-1)
-// so a decode step runs 5 nodes for q/k/v instead of 12. W (in,out), A_g (in,Σr), B_g (Σr,Σout).
+// so a decode step runs 5 nodes for q/k/v instead of 12 (4 when GroupQueryAttention takes the packed
+// QKV directly). W (in,out), A_g (in,Σr), B_g (Σr,Σout).
 // It does not touch the training graph, and it needs float32 weights of equal input size.
 using OnnxLora.Onnx.Ir;
 
@@ -71,8 +72,31 @@ public static class SharedInputLoraFusion
         var baseOut = b.MatMul(x, wName);                    // (B,T,Σout)
         var up = b.MatMul(b.MatMul(x, group.A), group.B);    // (B,T,Σr) → (B,T,Σout)
         var sum = b.Add(baseOut, up);
-        b.NodeWithOutputs("Split", [sum, b.Ints([.. ws.Select(w => w.Dims[1])])], [.. matched.Select(m => m.Add.Outputs[0])],
-            attributes: ("axis", -1L));
+        var outputs = matched.Select(m => m.Add.Outputs[0]).ToList();
+        if (!FeedPackedAttention(g, outputs, sum))
+        {
+            b.NodeWithOutputs("Split", [sum, b.Ints([.. ws.Select(w => w.Dims[1])])], outputs, attributes: ("axis", -1L));
+        }
+    }
+
+    // q,k,v read only by one GroupQueryAttention as its query/key/value: give it the packed (B,S,(H+2K)·d)
+    // query instead (its packed-QKV form, key and value left empty), so no Split runs.
+    private static bool FeedPackedAttention(Graph g, List<string> qkv, string packed)
+    {
+        if (qkv.Count != 3)
+        {
+            return false;
+        }
+        var readers = g.Nodes.Where(n => n.Inputs.Any(qkv.Contains)).ToList();
+        if (readers.Count != 1 || readers[0] is not { OpType: "GroupQueryAttention" } gqa || gqa.Domain != Model.MicrosoftDomain
+            || gqa.Input(0) != qkv[0] || gqa.Input(1) != qkv[1] || gqa.Input(2) != qkv[2] || g.Outputs.Any(o => qkv.Contains(o.Name)))
+        {
+            return false;
+        }
+        gqa.Inputs[0] = packed;
+        gqa.Inputs[1] = "";
+        gqa.Inputs[2] = "";
+        return true;
     }
 
     private sealed record Matched(LoraTarget Target, Node Base, Node Down, Node Up, Node Add);
