@@ -34,7 +34,7 @@ public sealed record LoraGroup(string Name, IReadOnlyList<string> Modules)
         }
         return order.Select(k =>
         {
-            var members = byKey[k].OrderBy(Rank).ToList();
+            var members = byKey[k].OrderBy(Position).ToList();
             if (members.Count == 1)
             {
                 return new LoraGroup(members[0], members);
@@ -51,7 +51,7 @@ public sealed record LoraGroup(string Name, IReadOnlyList<string> Modules)
         var leaf = module[(leafAt + 1)..];
         for (int i = 0; i < s_shared.Length; i++)
         {
-            if (s_shared[i].Contains(leaf) && AdapterTargetsWeight(module))
+            if (s_shared[i].Contains(leaf) && Fold.AdapterTargets.WeightOf(module) is not null)
             {
                 return module[..(leafAt + 1)] + "#" + i;
             }
@@ -59,9 +59,7 @@ public sealed record LoraGroup(string Name, IReadOnlyList<string> Modules)
         return null;
     }
 
-    private static bool AdapterTargetsWeight(string module) => Fold.AdapterTargets.WeightOf(module) is not null;
-
-    private static int Rank(string module)
+    private static int Position(string module)
     {
         var leaf = module[(module.LastIndexOf('.') + 1)..];
         int i = Array.IndexOf<string>([.. GenAiNames.AttentionProjections, .. GenAiNames.MlpProjections], leaf);
