@@ -23,11 +23,13 @@ internal static class BenchDecodeCommand
             {
                 var rates = DecodeBenchmark.Run(r.GetValue(model)!, r.GetValue(adapter)!, work, r.GetValue(promptTokens), r.GetValue(newTokens),
                     r.GetValue(repeats), new SyncProgress(m => Console.Error.WriteLine("  " + m)));
-                double baseline = rates[0].TokensPerSecond;
+                double baseline = rates[0].TokensPerSecond, bestBaseline = rates[0].BestTokensPerSecond;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{"",-28} {"median",10} tok/s  {"× base",7}  {"best",10} tok/s  {"× base",7}   ({rates[0].Runs} runs of {rates[0].Tokens} tokens each)"));
                 foreach (var x in rates)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{x.Name,-28} {x.TokensPerSecond,10:F1} tok/s  ({x.TokensPerSecond / baseline:F2}× base, {x.Tokens} tokens in {x.Seconds:F2}s)"));
+                        $"{x.Name,-28} {x.TokensPerSecond,10:F1} tok/s  {x.TokensPerSecond / baseline,6:F2}×  {x.BestTokensPerSecond,10:F1} tok/s  {x.BestTokensPerSecond / bestBaseline,6:F2}×"));
                 }
                 return 0;
             }

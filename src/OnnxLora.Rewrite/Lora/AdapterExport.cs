@@ -1,6 +1,7 @@
-// Converts a PEFT adapter into an .onnx_adapter for an adapter-ready model: parameters keep PEFT's
-// names (they are the ready model's input names), A as is and B multiplied by the adapter's scaling.
-using System.Numerics.Tensors;
+// Converts a PEFT adapter into an .onnx_adapter for an adapter-ready model, in the inference layout "t":
+//   a single module keeps PEFT's names, lora_A stored as Aᵀ (in,r) and lora_B as scaling·Bᵀ (r,out);
+//   a LoraGroup (q/k/v, gate/up of one layer) is one pair: A_g = [A₁ᵀ|…] (in,Σr), B_g = blockdiag(sᵢ·Bᵢᵀ) (Σr,Σout),
+// so the ready graph needs no Transpose, Mul or per-module branch at decode time. It writes no PEFT files.
 using System.Runtime.InteropServices;
 using OnnxLora.Onnx.Ir;
 
@@ -8,21 +9,66 @@ namespace OnnxLora.Rewrite.Lora;
 
 public static class AdapterExport
 {
+    /// <summary>Layout tag stored in the ready model's metadata: A as (in,r), B as scaled (r,out), shared-input groups fused.</summary>
+    public const string Layout = "t-grouped";
+
+    private const string ASuffix = ".lora_A.weight";
+
     public static void WriteOnnxAdapter(PeftAdapter adapter, string path)
     {
+        var modules = adapter.Tensors.Keys.Where(k => k.EndsWith(ASuffix, StringComparison.Ordinal))
+            .Select(k => k["base_model.model.".Length..^ASuffix.Length]).Order(StringComparer.Ordinal).ToList();
         var parameters = new List<OnnxAdapterWriter.Parameter>();
-        foreach (var (name, (data, shape)) in adapter.Tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var group in LoraGroup.Of(modules))
         {
-            var values = data;
-            if (name.EndsWith(".lora_B.weight", StringComparison.Ordinal))
+            var members = group.Modules.Select(m => Member(adapter, m)).ToList();
+            long inF = members[0].In, sumR = members.Sum(m => (long)m.Rank), sumOut = members.Sum(m => m.Out);
+            if (members.Any(m => m.In != inF))
             {
-                int rank = checked((int)shape[1]);
-                float scaling = (float)(adapter.Settings.UseRsLora ? adapter.Settings.Alpha / Math.Sqrt(rank) : adapter.Settings.Alpha / rank);
-                values = new float[data.Length];
-                TensorPrimitives.Multiply(data, scaling, values);
+                throw new ArgumentException($"adapter modules of {group.Name} have different input sizes");
             }
-            parameters.Add(new OnnxAdapterWriter.Parameter(name, ElementType.Float, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
+            var a = new float[inF * sumR];   // (in,Σr)
+            var b = new float[sumR * sumOut]; // (Σr,Σout), block diagonal
+            long r0 = 0, o0 = 0;
+            foreach (var m in members)
+            {
+                for (int c = 0; c < m.Rank; c++)
+                {
+                    for (long i = 0; i < inF; i++)
+                    {
+                        a[(i * sumR) + r0 + c] = m.A[(c * inF) + i];
+                    }
+                    for (long o = 0; o < m.Out; o++)
+                    {
+                        b[((r0 + c) * sumOut) + o0 + o] = m.Scaling * m.B[(o * m.Rank) + c];
+                    }
+                }
+                r0 += m.Rank;
+                o0 += m.Out;
+            }
+            parameters.Add(new OnnxAdapterWriter.Parameter(group.A, ElementType.Float, [inF, sumR], MemoryMarshal.AsBytes(a.AsSpan()).ToArray()));
+            parameters.Add(new OnnxAdapterWriter.Parameter(group.B, ElementType.Float, [sumR, sumOut], MemoryMarshal.AsBytes(b.AsSpan()).ToArray()));
         }
         OnnxAdapterWriter.Write(path, parameters);
+    }
+
+    private sealed record Module(float[] A, float[] B, int Rank, long In, long Out, float Scaling);
+
+    // A (r,in), B (out,r) of one PEFT module, with its scaling.
+    private static Module Member(PeftAdapter adapter, string module)
+    {
+        var (a, aShape) = adapter.Tensors[LoraTarget.PeftA(module)];
+        if (!adapter.Tensors.TryGetValue(LoraTarget.PeftB(module), out var b))
+        {
+            throw new ArgumentException($"adapter has '{LoraTarget.PeftA(module)}' but no '{LoraTarget.PeftB(module)}'");
+        }
+        if (aShape.Length != 2 || b.Shape.Length != 2 || b.Shape[1] != aShape[0])
+        {
+            throw new ArgumentException($"adapter module '{module}': A [{string.Join(",", aShape)}] and B [{string.Join(",", b.Shape)}] are not (r,in) and (out,r)");
+        }
+        int rank = checked((int)aShape[0]);
+        var s = adapter.Settings;
+        float scaling = (float)(s.UseRsLora ? s.Alpha / Math.Sqrt(rank) : s.Alpha / rank);
+        return new Module(a, b.Data, rank, aShape[1], b.Shape[0], scaling);
     }
 }

@@ -1,6 +1,8 @@
 // The "adapter-ready" inference model: the GenAI graph (KV cache kept) with LoRA injected at scaling 1,
-// whose A (r,in) / B (out,r) are graph inputs WITH zero default initializers (ORT overridable
-// initializers). Without an adapter it equals the base; an .onnx_adapter (B pre-scaled) switches it.
+// whose Aᵀ (in,r) / Bᵀ (r,out) are graph inputs WITH zero default initializers (ORT overridable
+// initializers), pre-transposed so a decode step runs only MatMul, MatMul, Add per adapter; projections
+// that read the same input share one branch and one concatenated base MatMul (SharedInputLoraFusion).
+// Without an adapter it equals the base; an .onnx_adapter (B pre-scaled, same grouping) switches it.
 // It does not hold adapter values; AdapterExport writes those.
 using OnnxLora.Models;
 using OnnxLora.Onnx.IO;
@@ -16,13 +18,17 @@ public static class AdapterReadyModel
         var model = ModelReader.Load(Path.Combine(onnxDir, "model.onnx"));
         // Scaling is folded into the adapter file's B, so one ready model serves adapters of any alpha.
         var unit = settings with { Alpha = settings.Rank, UseRsLora = false, Dropout = 0 };
-        var (_, targets) = LoraInjection.Run(model, unit, training: false);
-        foreach (var t in targets)
+        var (_, targets) = LoraInjection.Run(model, unit, training: false, transposed: true);
+        var (_, groups) = SharedInputLoraFusion.Run(model, targets);
+        foreach (var group in groups)
         {
-            model.Graph.AddInitializer(Zeros(t.A, t.Rank, t.In));
-            model.Graph.AddInitializer(Zeros(t.B, t.Out, t.Rank));
+            foreach (var name in new[] { group.A, group.B })
+            {
+                var shape = Graph.TypeOf(model.Graph.FindInput(name)!).Shape;
+                model.Graph.AddInitializer(Zeros(name, shape[0].Value!.Value, shape[1].Value!.Value)); // Aᵀ (in,r), Bᵀ (r,out)
+            }
         }
-        model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank);
+        model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank + ";layout=" + AdapterExport.Layout);
         var temp = AtomicFolder.CreateTempBeside(outDir);
         try
         {

@@ -12,9 +12,11 @@ public sealed class LoraInjection
 {
     public static readonly string[] KnownModules = [.. GenAiNames.AttentionProjections, .. GenAiNames.MlpProjections, "lm_head"];
 
-    /// <summary>Injects adapters; <paramref name="training"/> adds the dropout branch when dropout &gt; 0.</summary>
+    /// <summary>Injects adapters; <paramref name="training"/> adds the dropout branch when dropout &gt; 0.
+    /// <paramref name="transposed"/> takes A as Aᵀ (in,r) and B as Bᵀ (r,out) inputs (the inference layout of
+    /// .onnx_adapter files), so no Transpose runs per token; a scaling of exactly 1 then adds no Mul either.</summary>
     public static (PassResult Result, IReadOnlyList<LoraTarget> Targets) Run(Model model, LoraSettings s, bool training,
-        ElementType computeType = ElementType.Float)
+        ElementType computeType = ElementType.Float, bool transposed = false)
     {
         s.Validate();
         var matcher = Matcher(s);
@@ -39,7 +41,7 @@ public sealed class LoraInjection
             }
             var target = new LoraTarget(module, w, LoraTarget.PeftA(module), LoraTarget.PeftB(module),
                 weight.Dims[0], weight.Dims[1], s.Rank, s.Scaling);
-            Inject(g, n, target, s, training, computeType);
+            Inject(g, n, target, s, training, computeType, transposed);
             targets.Add(target);
         }
         if (targets.Count == 0)
@@ -51,10 +53,10 @@ public sealed class LoraInjection
         return (new PassResult(model, true), targets);
     }
 
-    private static void Inject(Graph g, Node matmul, LoraTarget t, LoraSettings s, bool training, ElementType computeType)
+    private static void Inject(Graph g, Node matmul, LoraTarget t, LoraSettings s, bool training, ElementType computeType, bool transposed)
     {
-        g.Inputs.Add(Graph.MakeValueInfo(t.A, ElementType.Float, t.Rank, t.In));
-        g.Inputs.Add(Graph.MakeValueInfo(t.B, ElementType.Float, t.Out, t.Rank));
+        g.Inputs.Add(transposed ? Graph.MakeValueInfo(t.A, ElementType.Float, t.In, t.Rank) : Graph.MakeValueInfo(t.A, ElementType.Float, t.Rank, t.In));
+        g.Inputs.Add(transposed ? Graph.MakeValueInfo(t.B, ElementType.Float, t.Rank, t.Out) : Graph.MakeValueInfo(t.B, ElementType.Float, t.Out, t.Rank));
         var b = new GraphBuilder(g, "/lora/" + t.Module + "/");
         var y = matmul.Outputs[0];
         var baseOut = g.UniqueName(y + "/base");
@@ -65,7 +67,7 @@ public sealed class LoraInjection
         {
             x = b.Node("Dropout", [x, b.Scalar((float)s.Dropout), TrueConstant(b)], outputs: 1, attributes: ("seed", (long)s.Seed))[0];
         }
-        string a = b.Transpose(t.A, 1, 0), bt = b.Transpose(t.B, 1, 0); // Aᵀ (in,r), Bᵀ (r,out)
+        string a = transposed ? t.A : b.Transpose(t.A, 1, 0), bt = transposed ? t.B : b.Transpose(t.B, 1, 0); // Aᵀ (in,r), Bᵀ (r,out)
         if (computeType != ElementType.Float)
         {
             a = b.Cast(a, computeType);
@@ -73,6 +75,11 @@ public sealed class LoraInjection
         }
         var down = b.MatMul(x, a); // (B,T,r)
         var up = b.MatMul(down, bt); // (B,T,out)
+        if (transposed && t.Scaling == 1.0)
+        {
+            b.NodeWithOutputs("Add", [baseOut, up], [y]); // scaling already in B (adapter-ready model)
+            return;
+        }
         var scale = b.Scalar((float)t.Scaling);
         if (computeType != ElementType.Float)
         {

@@ -8,6 +8,8 @@ using System.Text.Json;
 using OnnxLora.Models;
 using OnnxLora.Models.Tokenization;
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.IO;
+using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Config;
@@ -211,8 +213,16 @@ public sealed class Trainer
             FullModelWriter.Save(source.OnnxDir, p, Path.Combine(Path.GetDirectoryName(dir)!, FullModelFolder));
             return 0;
         }
-        PeftAdapter.Save(dir, lora, a.Parameters.Select(x => (x.Name, p[x.Name], x.Shape)), null, source.OnnxDir);
+        PeftAdapter.Save(dir, lora, a.Parameters.Select(x => (x.Name, p[x.Name], x.Shape)), BaseMetadata(a, source), source.OnnxDir);
         return new FileInfo(Path.Combine(dir, PeftAdapter.WeightsFile)).Length;
+    }
+
+    /// <summary>The base fingerprint merge checks: BaseHash over the GenAI weights the adapter targets.</summary>
+    private static Dictionary<string, string> BaseMetadata(TrainingArtifacts a, ModelSource source)
+    {
+        var graph = ModelReader.Load(source.ModelPath).Graph;
+        var weights = a.Targets.Select(t => AdapterTargets.WeightOf(t.Module) ?? t.Weight);
+        return BaseHash.Metadata(graph, weights);
     }
 
     private void AppendMetrics(object line) =>
@@ -245,7 +255,7 @@ public sealed class Trainer
     private void Report(TrainEvent e) => _progress?.Report(e);
 
     /// <summary>Weights of the base model (floating initializers, rotary tables excluded).</summary>
-    private static long BaseParameterCount(string modelPath) => Onnx.IO.ModelReader.Load(modelPath).Graph.Initializers.Values
+    private static long BaseParameterCount(string modelPath) => ModelReader.Load(modelPath).Graph.Initializers.Values
         .Where(i => i.Type.IsFloating() && i.Name is not (GenAiNames.CosCache or GenAiNames.SinCache))
         .Sum(i => i.ElementCountValue);
 
