@@ -21,7 +21,7 @@ internal static class ParityCommand
         var adapter = new Option<string?>("--adapter") { Description = "PEFT adapter folder: adds lora.logits, lora.loss and grad.<name>" };
         var trajectory = new Option<string?>("--trajectory") { Description = "trajectory.json: run its AdamW steps from the adapter and report trajectory.losses" };
         var compare = new Option<bool>("--compare") { Description = "Print max abs errors against same-named tensors in the batch file" };
-        var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits", AllowMultipleArgumentsPerToken = true };
+        var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits; when given, only these pairs are compared", AllowMultipleArgumentsPerToken = true };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var cmd = new Command("parity", "Prove that our ONNX graphs compute what transformers/PEFT compute")
             { model, batch, output, adapter, trajectory, compare, refKey, device };

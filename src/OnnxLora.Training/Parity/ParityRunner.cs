@@ -156,6 +156,11 @@ public static class ParityRunner
         using var reference = SafetensorsFile.Open(o.Batch);
         foreach (var (name, (data, shape)) in outputs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
+            // With explicit --reference-key pairs only those pairs are compared (e.g. a merged model has no reference loss).
+            if (o.ReferenceKeys.Count > 0 && !o.ReferenceKeys.ContainsKey(name))
+            {
+                continue;
+            }
             var refName = o.ReferenceKeys.TryGetValue(name, out var mapped) ? mapped : name;
             if (name == "trajectory.losses" && o.Trajectory is not null)
             {
