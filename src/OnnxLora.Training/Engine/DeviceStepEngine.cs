@@ -30,12 +30,15 @@ public sealed class DeviceStepEngine : IStepEngine
     private readonly float[] _lr = new float[1], _scale = new float[1], _norm = new float[1], _loss = new float[1];
     private readonly long[] _step = new long[1];
     private readonly bool[] _finite = new bool[1];
-    private readonly OrtValue _lrValue, _scaleValue, _stepValue, _normValue, _finiteValue, _lossValue;
+    private readonly OrtValue _lrValue, _scaleValue, _stepValue, _normValue, _finiteValue, _lossValue, _lossScaleValue;
+    private readonly float[] _lossScale = [1f];
+    private readonly bool _hasLossScaleInput;
     private int _cur;
     private int _micro;
 
     public DeviceStepEngine(string trainingModel, string optimizerModel, string? accumulateModel,
-        IReadOnlyList<TrainableParameter> parameters, IReadOnlyDictionary<string, float[]> initial, string device = "cpu")
+        IReadOnlyList<TrainableParameter> parameters, IReadOnlyDictionary<string, float[]> initial, string device = "cpu",
+        DynamicLossScaler? lossScaler = null)
     {
         _params = parameters;
         _train = SessionFactory.Create(trainingModel, device);
@@ -77,7 +80,17 @@ public sealed class DeviceStepEngine : IStepEngine
         _normValue = OrtValue.CreateTensorValueFromMemory(_norm, []);
         _finiteValue = OrtValue.CreateTensorValueFromMemory(_finite, []);
         _lossValue = OrtValue.CreateTensorValueFromMemory(_loss, []);
+        _lossScaleValue = OrtValue.CreateTensorValueFromMemory(_lossScale, []);
+        _hasLossScaleInput = _train.InputMetadata.ContainsKey(TrainingGraphOptions.LossScaleInput);
+        if (lossScaler is not null && !_hasLossScaleInput)
+        {
+            throw new ArgumentException($"a loss scaler needs a training graph built with LossScaling (input '{TrainingGraphOptions.LossScaleInput}')");
+        }
+        LossScaler = lossScaler ?? (_hasLossScaleInput ? new DynamicLossScaler() : null);
     }
+
+    /// <summary>The dynamic loss scaler when the training graph takes loss_scale (mixed precision), else null.</summary>
+    public DynamicLossScaler? LossScaler { get; }
 
     public string Device => _memory.Device;
 
@@ -101,6 +114,11 @@ public sealed class DeviceStepEngine : IStepEngine
         {
             b.BindInput(_params[i].Name, _p[_cur][i]);
             b.BindOutput(OptimizerNames.Grad(_params[i].Name), target[i]);
+        }
+        if (_hasLossScaleInput)
+        {
+            _lossScale[0] = LossScaler!.Scale; // seeds backward: gradients come out × scale, the loss itself does not
+            b.BindInput(TrainingGraphOptions.LossScaleInput, _lossScaleValue);
         }
         b.BindOutput("loss", _lossValue); // the one value read back per micro-batch
         _train.RunWithBinding(_run, b);
@@ -137,11 +155,10 @@ public sealed class DeviceStepEngine : IStepEngine
         }
     }
 
-    public bool OptimizerStep(float learningRate) => OptimizerStep(learningRate, 1f);
-
-    /// <summary>AdamW step with the gradients divided by micro-batches × <paramref name="lossScale"/> (mixed precision).</summary>
-    public bool OptimizerStep(float learningRate, float lossScale)
+    /// <summary>AdamW on the accumulated gradients divided by micro-batches × loss scale; overflowed steps are skipped.</summary>
+    public bool OptimizerStep(float learningRate)
     {
+        float lossScale = _hasLossScaleInput ? _lossScale[0] : 1f;
         if (_micro == 0)
         {
             throw new InvalidOperationException("OptimizerStep called before any ForwardBackward");
@@ -172,6 +189,7 @@ public sealed class DeviceStepEngine : IStepEngine
         _optim.RunWithBinding(_run, b);
         b.SynchronizeBoundOutputs();
         _micro = 0;
+        LossScaler?.Update(_finite[0]);
         if (!_finite[0])
         {
             _step[0]--; // a skipped step does not advance the bias correction (torch's GradScaler skips optimizer.step)
@@ -223,7 +241,7 @@ public sealed class DeviceStepEngine : IStepEngine
         {
             v.Dispose();
         }
-        foreach (var v in new[] { _lrValue, _scaleValue, _stepValue, _normValue, _finiteValue, _lossValue })
+        foreach (var v in new[] { _lrValue, _scaleValue, _stepValue, _normValue, _finiteValue, _lossValue, _lossScaleValue })
         {
             v.Dispose();
         }
