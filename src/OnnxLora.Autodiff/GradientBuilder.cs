@@ -25,12 +25,21 @@ public static class GradientBuilder
         var shapes = new StaticShapes(graph);
         var b = new GraphBuilder(graph, options.Scope);
         var grads = new Accumulator(b);
-        // d(loss)/d(loss) = 1, of loss's shape []
-        grads.Add(loss, b.Scalar(1f));
+        // d(loss)/d(loss) = 1 (or the loss scale), of loss's shape []
+        string seed = b.Scalar(1f);
+        if (options.LossScaleInput is { } scaleInput)
+        {
+            if (!graph.IsGraphInput(scaleInput))
+            {
+                graph.Inputs.Add(Graph.MakeValueInfo(scaleInput, ElementType.Float));
+            }
+            seed = scaleInput;
+        }
+        grads.Add(loss, options.LowPrecision ? b.Op("CastLike", seed, loss) : seed);
 
         foreach (var node in ReverseTopologicalOrder(producers, loss, active))
         {
-            Backward(node, b, grads, active, shapes);
+            Backward(node, b, grads, active, shapes, options.LowPrecision);
         }
 
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -45,7 +54,7 @@ public static class GradientBuilder
         return result;
     }
 
-    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, StaticShapes shapes)
+    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, StaticShapes shapes, bool lowPrecision)
     {
         if (!GradientRules.Table.TryGetValue(node.OpType, out var rule) || node.Domain.Length > 0)
         {
@@ -61,7 +70,7 @@ public static class GradientBuilder
         {
             return;
         }
-        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes);
+        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, lowPrecision);
         var inputGrads = rule(context);
         bool broadcasting = Broadcasting.Ops.Contains(node.OpType);
         for (int i = 0; i < inputGrads.Length && i < node.Inputs.Count; i++)

@@ -12,8 +12,12 @@ public sealed class GradientContext
     private readonly Func<int, bool> _requires;
     private readonly StaticShapes _shapes;
 
-    internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, StaticShapes shapes)
+    private readonly bool _lowPrecision;
+
+    internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, StaticShapes shapes,
+        bool lowPrecision = false)
     {
+        _lowPrecision = lowPrecision;
         Node = node;
         B = builder;
         _outputGrad = outputGrad;
@@ -71,11 +75,13 @@ public sealed class GradientContext
         return constant?.Attribute("value")?.T is { } t ? IntsOf(t) : null;
     }
 
-    public string Zero => B.Scalar(0f);
+    public string Zero => Scalar(0f);
 
-    public string One => B.Scalar(1f);
+    public string One => Scalar(1f);
 
-    public string Scalar(float value) => B.Scalar(value);
+    /// <summary>A scalar constant typed like this node's gradient (float32 as is; fp16/bf16 graphs through CastLike).</summary>
+    public string Scalar(float value) =>
+        _lowPrecision ? B.Op("CastLike", B.Scalar(value), GO(0) ?? O(0)) : B.Scalar(value);
 
     public string Add(string a, string b) => B.Add(a, b);
 

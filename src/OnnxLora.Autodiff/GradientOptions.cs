@@ -9,4 +9,17 @@ public sealed record GradientOptions
 
     /// <summary>Name prefix of the backward nodes, so they read apart from the forward graph.</summary>
     public string Scope { get; init; } = "/grad/";
+
+    /// <summary>
+    /// True when the forward graph computes in fp16/bf16 (mixed precision): the rules' float32 constants are
+    /// then emitted as CastLike(constant, gradient) so each takes the type of the value it meets. Off for fp32
+    /// graphs, which stay exactly as before.
+    /// </summary>
+    public bool LowPrecision { get; init; }
+
+    /// <summary>
+    /// Name of a float32 scalar graph input that seeds d(loss)/d(loss) instead of 1 (dynamic loss scaling),
+    /// or null. Every gradient is then scaled by it; the optimizer divides it out through grad_scale.
+    /// </summary>
+    public string? LossScaleInput { get; init; }
 }

@@ -6,6 +6,8 @@
 using System.Diagnostics;
 using OnnxLora.Autodiff.Optim;
 using OnnxLora.Models;
+using OnnxLora.Models.Import;
+using OnnxLora.Onnx.Ir;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training;
 using OnnxLora.Training.Artifacts;
@@ -19,6 +21,8 @@ int warmup = int.Parse(opts.Get("warmup", "2"));
 int batch = int.Parse(opts.Get("batch", "4"));
 int time = int.Parse(opts.Get("seq", "256"));
 int seed = int.Parse(opts.Get("seed", "0"));
+var device = opts.Get("device", "cpu");
+var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
 
 if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
 {
@@ -31,14 +35,21 @@ using var source = ModelSource.Resolve(hfDir);
 var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..8]);
 try
 {
+    var modelPath = source.ModelPath;
+    if (dtype != "float32")
+    {
+        var et = dtype switch { "float16" => ElementType.Float16, "bfloat16" => ElementType.BFloat16, _ => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{dtype}'") };
+        HfImporter.Import(hfDir, Path.Combine(work, "base-" + dtype), et);
+        modelPath = Path.Combine(work, "base-" + dtype, "model.onnx");
+    }
     var options = mode switch
     {
-        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 } },
-        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true },
+        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32" },
+        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32" },
         _ => throw new ArgumentException($"--mode lora|full, got '{mode}'"),
     };
     var sw = Stopwatch.StartNew();
-    var artifacts = TrainingArtifacts.Generate(source.ModelPath, work, options, new AdamWOptions());
+    var artifacts = TrainingArtifacts.Generate(modelPath, Path.Combine(work, "artifacts"), options, new AdamWOptions());
     Console.Error.WriteLine($"{mode}: artifacts in {sw.Elapsed.TotalSeconds:F1}s, {artifacts.Parameters.Count} parameters, " +
         $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
 
@@ -49,8 +60,7 @@ try
         initial[p.Name] = p.Initial is { } init ? init.ToFloats() : LoraInit(p, rng);
     }
     sw.Restart();
-    using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
-        artifacts.Parameters, initial);
+    using var engine = StepEngines.Create(artifacts, initial, device, ioBinding: dtype != "float32");
     initial.Clear();
     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true); // initial values (full: 232 MB) are copied in
     Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
@@ -81,7 +91,7 @@ try
     times.Sort();
     double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}");
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={device} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}");
 }
 finally
 {

@@ -1,7 +1,9 @@
 // `onnxlora generate --model <dir> --prompt "..."`: streams generated text from an ORT GenAI folder,
 // optionally with .onnx_adapter files loaded (--adapter name=path) and one activated (--adapter-name).
+// --engine ort runs our own ORT KV-cache loop (OrtDecoder) instead, on --device cpu or cuda.
 using System.CommandLine;
 using OnnxLora.Inference;
+using OnnxLora.Models.Tokenization;
 
 namespace OnnxLora.Cli.Commands;
 
@@ -10,10 +12,31 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
-        var cmd = new Command("generate", "Generate text with ORT GenAI (CPU), streaming tokens") { prompt };
+        var cmd = new Command("generate", "Generate text (ORT GenAI on CPU, or --engine ort on CPU/CUDA), streaming tokens") { prompt };
         var opts = GenerationArgs.AddTo(cmd);
+        cmd.Options.Add(opts.Engine);
+        cmd.Options.Add(opts.Device);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
+            var engine = r.GetValue(opts.Engine);
+            var device = r.GetValue(opts.Device)!;
+            if (engine == "ort")
+            {
+                if (opts.HasAdapters(r))
+                {
+                    throw new ArgumentException("--engine ort runs merged models only (merge the adapter first); --adapter needs --engine genai");
+                }
+                GenerateOrt(opts.Model(r), device, r.GetValue(prompt)!, opts.Options(r));
+                return 0;
+            }
+            if (engine != "genai")
+            {
+                throw new ArgumentException($"unknown --engine '{engine}' (genai, ort)");
+            }
+            if (device != "cpu")
+            {
+                throw new ArgumentException("ORT GenAI runs on CPU here (its CUDA package is not available); use --engine ort --device cuda");
+            }
             using var gen = opts.CreateGenerator(r);
             foreach (var piece in gen.GenerateText(r.GetValue(prompt)!, opts.Options(r)))
             {
@@ -24,5 +47,25 @@ internal static class GenerateCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private static void GenerateOrt(string model, string device, string prompt, GenerationOptions o)
+    {
+        var tokenizer = TextTokenizer.Load(model);
+        using var decoder = new OrtDecoder(model, device);
+        var produced = new List<int>();
+        string shown = "";
+        foreach (var t in decoder.GenerateTokens([.. tokenizer.Encode(prompt)], o))
+        {
+            produced.Add(t);
+            var text = tokenizer.Decode(produced);
+            if (text.Length > shown.Length && text.StartsWith(shown, StringComparison.Ordinal))
+            {
+                Console.Write(text[shown.Length..]);
+                Console.Out.Flush();
+                shown = text;
+            }
+        }
+        Console.WriteLine();
     }
 }

@@ -15,6 +15,23 @@ internal sealed class GenerationArgs
     private readonly Option<string[]> _adapters = new("--adapter") { Description = "Load an .onnx_adapter: name=path (repeatable)", AllowMultipleArgumentsPerToken = true };
     private readonly Option<string?> _adapterName = new("--adapter-name") { Description = "Adapter to activate (default: the only one loaded)" };
 
+    /// <summary>Engine and device choice (generate only; chat and bench-decode stay on GenAI).</summary>
+    public Option<string> Engine { get; } = new("--engine")
+    {
+        Description = "genai (ORT GenAI, CPU) or ort (our ORT KV-cache loop; the CUDA path)",
+        DefaultValueFactory = _ => "genai",
+    };
+
+    public Option<string> Device { get; } = new("--device")
+    {
+        Description = "cpu or cuda (cuda: --engine ort and the -p:OnnxLoraCuda=true build)",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public string Model(ParseResult r) => r.GetValue(_model)!;
+
+    public bool HasAdapters(ParseResult r) => (r.GetValue(_adapters) ?? []).Length > 0;
+
     public static GenerationArgs AddTo(Command cmd)
     {
         var a = new GenerationArgs();

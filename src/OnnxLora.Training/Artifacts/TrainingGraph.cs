@@ -54,7 +54,12 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
             {
                 throw new ArgumentException("a training graph needs LoRA settings or full fine-tuning");
             }
-            grads = GradientBuilder.AddGradients(model, loss, parameters.Select(p => p.Name).ToList(), new GradientOptions { AddOutputs = true });
+            grads = GradientBuilder.AddGradients(model, loss, parameters.Select(p => p.Name).ToList(), new GradientOptions
+            {
+                AddOutputs = true,
+                LowPrecision = computeType != ElementType.Float,
+                LossScaleInput = o.LossScaling ? TrainingGraphOptions.LossScaleInput : null,
+            });
         }
         CausalLmLoss.LowerForRuntime(g);
         g.RemoveDeadNodes();

@@ -14,4 +14,12 @@ public sealed record TrainingGraphOptions
     public bool Training { get; init; } = true;
 
     public bool OutputLogits { get; init; }
+
+    /// <summary>
+    /// Dynamic loss scaling (mixed precision): the training graph takes a float32 scalar input
+    /// <see cref="LossScaleInput"/> that seeds the backward pass; gradients come out multiplied by it.
+    /// </summary>
+    public bool LossScaling { get; init; }
+
+    public const string LossScaleInput = "loss_scale";
 }

@@ -9,7 +9,7 @@ using OnnxLora.Training.Artifacts;
 
 namespace OnnxLora.Training.Engine;
 
-public sealed class StepEngine : IDisposable
+public sealed class StepEngine : IStepEngine
 {
     private readonly InferenceSession _train;
     private readonly InferenceSession _optim;

@@ -23,6 +23,8 @@ public sealed record ParityOptions
     /// <summary>ours=reference pairs, e.g. base.logits=merged.logits.</summary>
     public IReadOnlyDictionary<string, string> ReferenceKeys { get; init; } = new Dictionary<string, string>();
     public string Device { get; init; } = "cpu";
+    /// <summary>Run the trajectory through the IOBinding engine (always so on CUDA).</summary>
+    public bool IoBinding { get; init; }
 }
 
 public sealed record ParityResult(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Outputs, IReadOnlyList<ParityComparison> Comparisons);
@@ -123,8 +125,7 @@ public static class ParityRunner
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);
         var initial = artifacts.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);
-        using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
-            artifacts.Parameters, initial, o.Device);
+        using var engine = StepEngines.Create(artifacts, initial, o.Device, o.IoBinding);
         var losses = new float[traj.Steps.Count];
         for (int s = 0; s < traj.Steps.Count; s++)
         {

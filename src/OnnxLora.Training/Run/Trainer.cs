@@ -70,8 +70,7 @@ public sealed class Trainer
         int total = c.MaxSteps ?? stepsPerEpoch * c.Epochs;
         var schedule = c.ToSchedule(total);
 
-        using var engine = new StepEngine(artifacts.TrainingModelPath, artifacts.OptimizerModelPath, artifacts.AccumulateModelPath,
-            artifacts.Parameters, initial, c.Device);
+        using var engine = StepEngines.Create(artifacts, initial, c.Device);
         int step = 0;
         var resumeFrom = Checkpoint.List(_runDir).LastOrDefault();
         if (resumeFrom is not null)
@@ -198,14 +197,14 @@ public sealed class Trainer
         return d;
     }
 
-    private void SaveCheckpoint(StepEngine engine, DataLoader loader, int step, Dictionary<string, long[]> shapes, int keepLast)
+    private void SaveCheckpoint(IStepEngine engine, DataLoader loader, int step, Dictionary<string, long[]> shapes, int keepLast)
     {
         var (m, v) = engine.Moments();
         new Checkpoint(step, engine.StepCount, loader.State, engine.Parameters(), m, v).Save(_runDir, shapes, keepLast);
         Report(new TrainEvent("checkpoint", step, 0, Message: Checkpoint.PathFor(_runDir, step)));
     }
 
-    private static long SaveAdapter(StepEngine engine, TrainingArtifacts a, LoraSettings? lora, string dir, ModelSource source)
+    private static long SaveAdapter(IStepEngine engine, TrainingArtifacts a, LoraSettings? lora, string dir, ModelSource source)
     {
         var p = engine.Parameters();
         if (lora is null)

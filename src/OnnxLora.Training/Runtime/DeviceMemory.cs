@@ -1,0 +1,149 @@
+// Where resident tensors live for a device name: "cpu" → ORT's CPU allocator, "cuda" → the CUDA
+// device allocator of a session (device 0). Also the one host↔device copy path the engines use:
+// a one-node Identity model run through IOBinding, so the copy works with the classic CUDA EP
+// (OrtEnv.CopyTensors needs an EP registered as a plugin library, which AppendExecutionProvider_CUDA is not).
+// It does not allocate per step; callers allocate once and reuse.
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Proto;
+
+namespace OnnxLora.Training.Runtime;
+
+public sealed class DeviceMemory : IDisposable
+{
+    private readonly Dictionary<TensorElementType, InferenceSession> _copiers = [];
+    private readonly OrtAllocator? _deviceAllocator;
+    private readonly RunOptions _run = new();
+
+    /// <param name="device">cpu or cuda.</param>
+    /// <param name="session">a session of that device; its allocator serves device memory.</param>
+    public DeviceMemory(string device, InferenceSession session)
+    {
+        Device = device;
+        if (device == "cuda")
+        {
+            Info = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, 0, OrtMemType.Default);
+            _deviceAllocator = new OrtAllocator(session, Info);
+            Allocator = _deviceAllocator;
+        }
+        else if (device == "cpu")
+        {
+            Info = OrtMemoryInfo.DefaultInstance;
+            Allocator = OrtAllocator.DefaultInstance;
+        }
+        else
+        {
+            throw new ArgumentException($"unknown device '{device}' (cpu, cuda)");
+        }
+    }
+
+    public string Device { get; }
+
+    public bool IsHost => Device == "cpu";
+
+    public OrtMemoryInfo Info { get; }
+
+    public OrtAllocator Allocator { get; }
+
+    /// <summary>An uninitialised tensor in device memory.</summary>
+    public OrtValue Allocate(TensorElementType type, long[] shape) => OrtValue.CreateAllocatedTensorValue(Allocator, type, shape);
+
+    /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> (same type and shape; any pair of host/device).</summary>
+    public void Copy(OrtValue src, OrtValue dst)
+    {
+        var type = src.GetTensorTypeAndShape().ElementDataType;
+        if (IsHost)
+        {
+            CopyHost(src, dst, type);
+            return;
+        }
+        var session = Copier(type);
+        using var binding = session.CreateIoBinding();
+        binding.BindInput("x", src);
+        binding.BindOutput("y", dst);
+        session.RunWithBinding(_run, binding);
+        binding.SynchronizeBoundOutputs();
+    }
+
+    /// <summary>Uploads host floats into a device tensor of the same element count.</summary>
+    public void Upload(float[] host, OrtValue dst)
+    {
+        using var src = OrtValue.CreateTensorValueFromMemory(host, dst.GetTensorTypeAndShape().Shape);
+        Copy(src, dst);
+    }
+
+    /// <summary>Downloads a float tensor to a new host array.</summary>
+    public float[] Download(OrtValue src)
+    {
+        var info = src.GetTensorTypeAndShape();
+        var host = new float[info.ElementCount];
+        using var dst = OrtValue.CreateTensorValueFromMemory(host, info.Shape);
+        Copy(src, dst);
+        return host;
+    }
+
+    private static void CopyHost(OrtValue src, OrtValue dst, TensorElementType type)
+    {
+        switch (type)
+        {
+            case TensorElementType.Float: src.GetTensorDataAsSpan<float>().CopyTo(dst.GetTensorMutableDataAsSpan<float>()); break;
+            case TensorElementType.Int64: src.GetTensorDataAsSpan<long>().CopyTo(dst.GetTensorMutableDataAsSpan<long>()); break;
+            case TensorElementType.Float16: src.GetTensorDataAsSpan<Float16>().CopyTo(dst.GetTensorMutableDataAsSpan<Float16>()); break;
+            case TensorElementType.BFloat16: src.GetTensorDataAsSpan<BFloat16>().CopyTo(dst.GetTensorMutableDataAsSpan<BFloat16>()); break;
+            default: throw new NotSupportedException($"host copy of {type}");
+        }
+    }
+
+    private InferenceSession Copier(TensorElementType type)
+    {
+        if (_copiers.TryGetValue(type, out var s))
+        {
+            return s;
+        }
+        s = new InferenceSession(IdentityModel(type), SessionOptionsFor(Device));
+        _copiers[type] = s;
+        return s;
+    }
+
+    private static SessionOptions SessionOptionsFor(string device)
+    {
+        var o = new SessionOptions();
+        if (device == "cuda")
+        {
+            o.AppendExecutionProvider_CUDA(0);
+        }
+        return o;
+    }
+
+    /// <summary>y = Identity(x) for any shape of one element type.</summary>
+    private static byte[] IdentityModel(TensorElementType type)
+    {
+        var et = (ElementType)(int)type; // both follow ONNX TensorProto.DataType
+        var graph = new GraphProto { Name = "copy" };
+        graph.Input.Add(AnyShape("x", et));
+        graph.Output.Add(AnyShape("y", et));
+        graph.Node.Add(new Node("Identity", "copy", ["x"], ["y"]).Proto);
+        var proto = new Model(new Graph()).Header.Clone();
+        proto.Graph = graph;
+        return proto.ToByteArray();
+    }
+
+    private static ValueInfoProto AnyShape(string name, ElementType et)
+    {
+        var vi = Graph.MakeValueInfo(name, et);
+        vi.Type.TensorType.Shape = null; // no shape: any rank (an empty shape would mean a scalar)
+        return vi;
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _copiers.Values)
+        {
+            s.Dispose();
+        }
+        _deviceAllocator?.Dispose();
+        _run.Dispose();
+    }
+}
