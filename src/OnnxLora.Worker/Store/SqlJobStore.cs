@@ -78,7 +78,7 @@ public abstract class SqlJobStore : IJobStore
     {
         await using var conn = await OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        string id = Guid.CreateVersion7().ToString("N");
+        string id = JobIds.Next();
         int inserted = await ExecAsync(conn, tx,
             $"""
             INSERT INTO jobs (id, tenant, kind, spec, state, max_attempts, idempotency_key, created_at, updated_at)
