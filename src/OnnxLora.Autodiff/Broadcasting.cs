@@ -19,7 +19,8 @@ internal static class Broadcasting
         if (node.OpType == "MatMul")
         {
             // Y = A @ B with B of rank <= 2: rules return dA at A's shape and dB via the flattened product.
-            return shapes.Rank(node.Input(1)) is 1 or 2;
+            // Batched A (...,M,K) @ B (...,K,N) with provably equal batch dims: dA and dB have their own shapes.
+            return shapes.Rank(node.Input(1)) is 1 or 2 || SameBatch(shapes.Of(node.Input(0)), shapes.Of(node.Input(1)));
         }
         var x = node.Input(i);
         if (shapes.Of(x) is not { } xs)
@@ -47,6 +48,10 @@ internal static class Broadcasting
         return true;
     }
 
+    private static bool SameBatch(Dim[]? a, Dim[]? b) =>
+        a is not null && b is not null && a.Length == b.Length && a.Length > 2
+        && a[..^2].Zip(b[..^2]).All(p => StaticShapes.SameDim(p.First, p.Second));
+
     /// <summary>The rank of the gradient a broadcasting rule returns, when every operand rank is known.</summary>
     public static int? GradientRank(Node node, StaticShapes shapes)
     {
@@ -62,9 +67,23 @@ internal static class Broadcasting
     /// Sums grad (broadcast shape, rank gradRank if known) down to the shape of x:
     /// first over the leading axes x lacks, then (keepdims) over the axes where x has size 1.
     /// </summary>
-    public static string ReduceTo(GraphBuilder b, string grad, string x, StaticShapes shapes, int? gradRank)
+    public static string ReduceTo(GraphBuilder b, string grad, string x, StaticShapes shapes, int? gradRank, Dim[]? gradShape = null)
     {
         var xs = shapes.Of(x);
+        if (xs is not null && gradShape is not null && StaticAxes(xs, gradShape) is { } broadcastAxes)
+        {
+            // every aligned dim pair is known: one static ReduceSum per kind of axis, none if nothing broadcasts
+            if (gradShape.Length > xs.Length)
+            {
+                grad = b.ReduceSum(grad, Enumerable.Range(0, gradShape.Length - xs.Length).Select(a => (long)a).ToArray(), keepDims: false);
+            }
+            return broadcastAxes.Length == 0 ? grad : b.ReduceSum(grad, broadcastAxes, keepDims: true);
+        }
+        bool runtime = xs is null || gradRank is null || xs.Any(d => d.Value is null);
+        if (runtime && Environment.GetEnvironmentVariable("ONNXLORA_DEBUG_SHAPES") == "1")
+        {
+            Console.Error.WriteLine($"runtime reduce: {grad} ({Format(gradShape)}) to {x} ({Format(xs)})");
+        }
         if (xs is not null && gradRank is { } gr)
         {
             if (gr > xs.Length)
@@ -91,6 +110,38 @@ internal static class Broadcasting
         var axes = b.Reshape(b.Op("NonZero", mask), -1);
         return ReduceSumKeep(b, grad, axes, keepDims: true);
     }
+
+    /// <summary>
+    /// The axes of x (keepdims) that a gradient of shape gs broadcast: x's dim is 1 and gs's is not known to be 1.
+    /// Null when some other aligned pair is not provably equal (then only run time can tell).
+    /// </summary>
+    private static long[]? StaticAxes(Dim[] xs, Dim[] gs)
+    {
+        if (gs.Length < xs.Length)
+        {
+            return null;
+        }
+        var axes = new List<long>();
+        int lead = gs.Length - xs.Length;
+        for (int a = 0; a < xs.Length; a++)
+        {
+            var g = gs[lead + a];
+            if (xs[a].Value == 1)
+            {
+                if (g.Value != 1)
+                {
+                    axes.Add(a);
+                }
+            }
+            else if (!StaticShapes.SameDim(xs[a], g))
+            {
+                return null;
+            }
+        }
+        return [.. axes];
+    }
+
+    private static string Format(Dim[]? shape) => shape is null ? "?" : string.Join(",", shape);
 
     private static string ReduceSumKeep(GraphBuilder b, string x, string axes, bool keepDims) =>
         b.Op("ReduceSum", [x, axes], ("keepdims", keepDims ? 1L : 0L), ("noop_with_empty_axes", 1L));

@@ -81,11 +81,9 @@ public static class GradientBuilder
             }
             if (broadcasting && !Broadcasting.IsExact(node, i, shapes))
             {
-                if (Environment.GetEnvironmentVariable("ONNXLORA_DEBUG_SHAPES") == "1")
-                {
-                    Console.Error.WriteLine($"dynamic reduce: {node} input {i}: " + string.Join(" | ", node.Inputs.Select(v => $"{v}={(shapes.Of(v) is { } d ? string.Join(",", d) : "?")}")));
-                }
-                gi = Broadcasting.ReduceTo(b, gi, node.Inputs[i], shapes, Broadcasting.GradientRank(node, shapes));
+                // elementwise rules return gradients at the output's (broadcast) shape
+                var gradShape = node.OpType == "MatMul" ? null : shapes.Of(node.Outputs[0]);
+                gi = Broadcasting.ReduceTo(b, gi, node.Inputs[i], shapes, Broadcasting.GradientRank(node, shapes), gradShape);
             }
             grads.Add(node.Inputs[i], gi);
         }

@@ -68,7 +68,7 @@ public static class GradientRules
         ["Unsqueeze"] = static g => [ReshapeBack(g), null],
         ["Flatten"] = static g => [ReshapeBack(g), null],
         // Y = Expand(X, shape);  dX = GY summed back to Shape(X) (the central broadcast reduction)
-        ["Expand"] = static g => [g.Need(0, () => Broadcasting.ReduceTo(g.B, g.GY, g.I(0), g.Shapes, null)), null],
+        ["Expand"] = static g => [g.Need(0, () => Broadcasting.ReduceTo(g.B, g.GY, g.I(0), g.Shapes, g.Rank(g.O(0)), g.Shapes.Of(g.O(0)))), null],
         // Y = Concat(X0, X1, ..., axis);  dXk = Split(GY, sizes of Xk along axis)[k]
         ["Concat"] = static g => ShapeGradient.OfConcat(g),
         // Y0, Y1, ... = Split(X, axis);  dX = Concat(GY0, GY1, ...) with zeros for outputs nobody used

@@ -15,12 +15,15 @@ internal sealed class StaticShapes
 
     private static readonly HashSet<string> s_broadcasting = new(StringComparer.Ordinal)
     {
-        "Add", "Sub", "Mul", "Div", "Pow", "Where", "Max", "Min", "Equal", "And", "Or", "Less", "Greater",
+        "Add", "Sub", "Mul", "Div", "Pow", "Where", "Max", "Min", "Equal", "And", "Or", "Xor",
+        "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
     };
 
     private readonly Dictionary<string, Dim[]> _shapes = new(StringComparer.Ordinal);
-    // Values produced by Shape nodes whose input shape is known: the dims they hold.
+    // Values produced by Shape nodes whose input shape is known (and Gathers/Concats of them): the dims they hold.
     private readonly Dictionary<string, Dim[]> _shapeValues = new(StringComparer.Ordinal);
+    // Scalars gathered from a shape value: the one dim each holds (e.g. T, the bound of a Range).
+    private readonly Dictionary<string, Dim> _dimValues = new(StringComparer.Ordinal);
     private readonly Graph _graph;
 
     public StaticShapes(Graph graph)
@@ -38,15 +41,26 @@ internal sealed class StaticShapes
             _shapes[init.Name] = init.Dims.Select(d => (Dim)d).ToArray();
         }
         // Until nothing changes: rewrites may leave node lists out of topological order.
-        for (int before = -1; before != _shapes.Count + _shapeValues.Count;)
+        for (int before = -1; before != Known;)
         {
-            before = _shapes.Count + _shapeValues.Count;
+            before = Known;
             foreach (var node in graph.Nodes)
             {
                 Propagate(node);
             }
         }
+        if (Environment.GetEnvironmentVariable("ONNXLORA_DEBUG_SHAPES") == "1")
+        {
+            // The frontier: nodes with a known input whose output stays unknown.
+            foreach (var node in graph.Nodes.Where(n => n.Outputs.Count > 0 && n.Outputs[0].Length > 0 && !_shapes.ContainsKey(n.Outputs[0])
+                && n.OpType != "Shape" && n.Inputs.Any(_shapes.ContainsKey)))
+            {
+                Console.Error.WriteLine($"shape unknown: {node}: " + string.Join(" | ", node.Inputs.Select(v => $"{v}={(Of(v) is { } d ? string.Join(",", d) : "?")}")));
+            }
+        }
     }
+
+    private int Known => _shapes.Count + _shapeValues.Count + _dimValues.Count;
 
     public Dim[]? Of(string value) => _shapes.GetValueOrDefault(value);
 
@@ -92,6 +106,7 @@ internal sealed class StaticShapes
             {
                 "MatMul" => MatMulShape(Of(node.Input(0)), Of(node.Input(1))),
                 "Gather" => GatherShape(node),
+                "Range" => RangeShape(node),
                 "Reshape" => ReshapeShape(node),
                 "ReduceSum" or "ReduceMean" => ReduceShape(node),
                 "Unsqueeze" => UnsqueezeShape(node),
@@ -131,6 +146,10 @@ internal sealed class StaticShapes
 
     private Dim[]? ConcatShape(Node node)
     {
+        if (!_shapeValues.ContainsKey(node.Outputs[0]) && ShapeValueOf(node.Inputs) is { } joined)
+        {
+            _shapeValues[node.Outputs[0]] = joined;
+        }
         var parts = node.Inputs.Select(Of).ToList();
         if (parts.Count == 0 || parts.Any(p => p is null || p.Length != parts[0]!.Length))
         {
@@ -212,6 +231,19 @@ internal sealed class StaticShapes
 
     private Dim[]? GatherShape(Node node)
     {
+        if (_shapeValues.TryGetValue(node.Input(0), out var dims) && Ints(node.Input(1)) is { } at
+            && at.All(i => i >= -dims.Length && i < dims.Length))
+        {
+            var picked = at.Select(i => dims[i < 0 ? i + dims.Length : i]).ToArray();
+            if (_graph.Initializers[node.Input(1)].Dims.Length == 0)
+            {
+                _dimValues.TryAdd(node.Outputs[0], picked[0]);
+            }
+            else
+            {
+                _shapeValues.TryAdd(node.Outputs[0], picked);
+            }
+        }
         if (Of(node.Input(0)) is not { } data || Of(node.Input(1)) is not { } idx)
         {
             return null;
@@ -226,7 +258,8 @@ internal sealed class StaticShapes
 
     private Dim[]? ReshapeShape(Node node)
     {
-        if (Ints(node.Input(1)) is not { } target || node.GetInt("allowzero", 0) != 0)
+        var target = Ints(node.Input(1))?.Select(v => (Dim)v).ToArray() ?? _shapeValues.GetValueOrDefault(node.Input(1));
+        if (target is null || node.GetInt("allowzero", 0) != 0)
         {
             return null;
         }
@@ -236,7 +269,7 @@ internal sealed class StaticShapes
         var copied = new HashSet<int>();
         for (int i = 0; i < target.Length; i++)
         {
-            if (target[i] == 0)
+            if (target[i].Value == 0)
             {
                 if (x is null || i >= x.Length)
                 {
@@ -245,9 +278,13 @@ internal sealed class StaticShapes
                 result[i] = x[i];
                 copied.Add(i);
             }
-            else if (target[i] == -1)
+            else if (target[i].Value == -1)
             {
                 inferred = i;
+            }
+            else if (target[i].Value is null && target[i].Symbol is null)
+            {
+                return null;
             }
             else
             {
@@ -256,35 +293,78 @@ internal sealed class StaticShapes
         }
         if (inferred >= 0)
         {
-            // -1 = (input dims not copied through) / (explicit target dims), all known values
+            // -1 = (input dims not copied through) / (explicit target dims)
             if (x is null)
             {
                 return null;
             }
-            long num = 1, den = 1;
-            for (int i = 0; i < x.Length; i++)
-            {
-                if (copied.Contains(i))
-                {
-                    continue;
-                }
-                if (x[i].Value is not { } v)
-                {
-                    return null;
-                }
-                num *= v;
-            }
-            foreach (var t in target.Where(t => t > 0))
-            {
-                den *= t;
-            }
-            if (den == 0 || num % den != 0)
+            var num = Product(x.Where((_, i) => !copied.Contains(i)));
+            var den = Product(result.Where((_, i) => i != inferred && !copied.Contains(i)));
+            if (num is null || den is null || Quotient(num.Value, den.Value) is not { } q)
             {
                 return null;
             }
-            result[inferred] = num / den;
+            result[inferred] = q;
         }
         return result;
+    }
+
+    /// <summary>A product of dims as (number, symbol factors); null when a dim is unknown.</summary>
+    private static (long Number, List<string> Symbols)? Product(IEnumerable<Dim> dims)
+    {
+        long number = 1;
+        var symbols = new List<string>();
+        foreach (var d in dims)
+        {
+            if (d.Value is { } v)
+            {
+                number *= v;
+            }
+            else if (d.Symbol is { } sym)
+            {
+                // a derived product symbol "a*b" contributes its factors, so products stay canonical
+                foreach (var f in sym.Split('*'))
+                {
+                    if (long.TryParse(f, out var n))
+                    {
+                        number *= n;
+                    }
+                    else
+                    {
+                        symbols.Add(f);
+                    }
+                }
+            }
+            else
+            {
+                return null;
+            }
+        }
+        return (number, symbols);
+    }
+
+    /// <summary>num / den as a dim: a number, a symbol, or the canonical product symbol "6*batch*time"; null if not exact.</summary>
+    private static Dim? Quotient((long Number, List<string> Symbols) num, (long Number, List<string> Symbols) den)
+    {
+        if (den.Number == 0 || num.Number % den.Number != 0)
+        {
+            return null;
+        }
+        var left = new List<string>(num.Symbols);
+        foreach (var sym in den.Symbols)
+        {
+            if (!left.Remove(sym))
+            {
+                return null;
+            }
+        }
+        long n = num.Number / den.Number;
+        if (left.Count == 0)
+        {
+            return n;
+        }
+        left.Sort(StringComparer.Ordinal);
+        return n == 1 && left.Count == 1 ? left[0] : string.Join('*', n == 1 ? left : [n.ToString(System.Globalization.CultureInfo.InvariantCulture), .. left]);
     }
 
     private Dim[]? ReduceShape(Node node)
@@ -320,6 +400,45 @@ internal sealed class StaticShapes
             result[i] = norm.Contains(i) ? 1 : x[j++];
         }
         return result;
+    }
+
+    /// <summary>The dims a Concat of shape values and constant 1-D ints holds, when every part is known.</summary>
+    private Dim[]? ShapeValueOf(IEnumerable<string> parts)
+    {
+        var dims = new List<Dim>();
+        foreach (var p in parts)
+        {
+            if (_shapeValues.TryGetValue(p, out var d))
+            {
+                dims.AddRange(d);
+            }
+            else if (Ints(p) is { } c && _graph.Initializers[p].Dims.Length == 1)
+            {
+                dims.AddRange(c.Select(v => (Dim)v));
+            }
+            else
+            {
+                return null;
+            }
+        }
+        return [.. dims];
+    }
+
+    /// <summary>Range(0, d, 1) with d a dim read from a shape: (d).</summary>
+    private Dim[]? RangeShape(Node node)
+    {
+        if (Ints(node.Input(0)) is [0] && Ints(node.Input(2)) is [1])
+        {
+            if (_dimValues.TryGetValue(node.Input(1), out var d))
+            {
+                return [d];
+            }
+            if (Ints(node.Input(1)) is [var n and >= 0])
+            {
+                return [n];
+            }
+        }
+        return null;
     }
 
     private Dim[]? RecordShapeValue(Node node)

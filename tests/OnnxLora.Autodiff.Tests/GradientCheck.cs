@@ -38,9 +38,12 @@ internal sealed class GradientCheck : IDisposable
     public IReadOnlyDictionary<string, string> Gradients { get; private set; } = new Dictionary<string, string>();
 
     /// <summary>A float32 graph input with seeded values in [lo, hi); dynamic declares symbolic dims.</summary>
-    public string Input(string name, long[] shape, bool dynamic = false, bool wrt = true, float lo = -1f, float hi = 1f)
+    public string Input(string name, long[] shape, bool dynamic = false, bool wrt = true, float lo = -1f, float hi = 1f) =>
+        Input(name, shape, [.. shape.Select((d, k) => dynamic ? new Dim(null, $"{name}_d{k}") : (Dim)d)], wrt, lo, hi);
+
+    /// <summary>A float32 graph input declared with the given dims (symbols shared between inputs mean equal sizes).</summary>
+    public string Input(string name, long[] shape, Dim[] dims, bool wrt = true, float lo = -1f, float hi = 1f)
     {
-        var dims = shape.Select((d, k) => dynamic ? new Dim(null, $"{name}_d{k}") : (Dim)d).ToArray();
         Graph.Inputs.Add(Graph.MakeValueInfo(name, ElementType.Float, dims));
         _feeds[name] = (RandomFloats(shape, lo, hi), shape);
         if (wrt)

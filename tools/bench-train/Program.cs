@@ -8,6 +8,7 @@ using OnnxLora.Autodiff.Optim;
 using OnnxLora.Models;
 using OnnxLora.Models.Import;
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.IO;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training;
 using OnnxLora.Training.Artifacts;
@@ -52,6 +53,10 @@ try
     var artifacts = TrainingArtifacts.Generate(modelPath, Path.Combine(work, "artifacts"), options, new AdamWOptions());
     Console.Error.WriteLine($"{mode}: artifacts in {sw.Elapsed.TotalSeconds:F1}s, {artifacts.Parameters.Count} parameters, " +
         $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
+    // The node count per op type of the training graph: a stable signal on a noisy machine.
+    var trainNodes = ModelReader.Load(artifacts.TrainingModelPath).Graph.Nodes;
+    Console.Error.WriteLine($"{mode}: training graph {trainNodes.Count} nodes: " + string.Join(", ",
+        trainNodes.GroupBy(n => n.OpType).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count()}")));
 
     var rng = new Random(seed);
     var initial = new Dictionary<string, float[]>(StringComparer.Ordinal);

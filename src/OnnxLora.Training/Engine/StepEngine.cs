@@ -2,6 +2,8 @@
 // resident buffers, the accumulator graph sums micro-batches, and the AdamW graph writes the new
 // parameters and moments into the other half of a ping-pong pair. Parameters, moments and
 // gradients stay as OrtValues for the life of the engine; only the loss scalar is read back.
+// The two extra gradient buffers that accumulation needs are allocated on the first second
+// micro-batch, so a run without accumulation holds 7 parameter-sized copies, not 9.
 // It does not schedule the learning rate or load data; the trainer does.
 using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Autodiff.Optim;
@@ -19,8 +21,11 @@ public sealed class StepEngine : IStepEngine
     // [0]/[1] ping-pong halves: params, exp_avg, exp_avg_sq
     private readonly OrtValue[][] _p, _m, _v;
     private readonly float[][][] _pData, _mData, _vData;
-    private readonly OrtValue[] _grad, _gradAcc, _gradAccNext;
-    private readonly float[][] _gradData, _gradAccData, _gradAccNextData;
+    private readonly OrtValue[] _gradAcc;
+    private readonly float[][] _gradAccData;
+    // micro-batch gradient and accumulator ping-pong half: null until a second micro-batch arrives
+    private OrtValue[]? _grad, _gradAccNext;
+    private float[][]? _gradData, _gradAccNextData;
     private readonly float[] _lr = new float[1], _scale = new float[1], _norm = new float[1];
     private readonly long[] _step = new long[1];
     private readonly bool[] _finite = new bool[1];
@@ -42,12 +47,8 @@ public sealed class StepEngine : IStepEngine
         _pData = [new float[n][], new float[n][]];
         _mData = [new float[n][], new float[n][]];
         _vData = [new float[n][], new float[n][]];
-        _grad = new OrtValue[n];
         _gradAcc = new OrtValue[n];
-        _gradAccNext = new OrtValue[n];
-        _gradData = new float[n][];
         _gradAccData = new float[n][];
-        _gradAccNextData = new float[n][];
         for (int i = 0; i < n; i++)
         {
             var shape = parameters[i].Shape;
@@ -58,9 +59,7 @@ public sealed class StepEngine : IStepEngine
                 (_mData[h][i], _m[h][i]) = Alloc(count, shape);
                 (_vData[h][i], _v[h][i]) = Alloc(count, shape);
             }
-            (_gradData[i], _grad[i]) = Alloc(count, shape);
             (_gradAccData[i], _gradAcc[i]) = Alloc(count, shape);
-            (_gradAccNextData[i], _gradAccNext[i]) = Alloc(count, shape);
             if (!initial.TryGetValue(parameters[i].Name, out var init) || init.Length != count)
             {
                 throw new ArgumentException($"no initial value of {count} elements for parameter '{parameters[i].Name}'");
@@ -94,7 +93,7 @@ public sealed class StepEngine : IStepEngine
         var outNames = new List<string> { "loss" };
         using var loss = OrtValue.CreateTensorValueFromMemory(new float[1], []);
         var outValues = new List<OrtValue> { loss };
-        var target = _micro == 0 ? _gradAcc : _grad;
+        var target = _micro == 0 ? _gradAcc : AccumulationBuffers();
         for (int i = 0; i < _params.Count; i++)
         {
             outNames.Add(OptimizerNames.Grad(_params[i].Name));
@@ -124,15 +123,34 @@ public sealed class StepEngine : IStepEngine
             names.Add(OptimizerNames.GradAccumulator(_params[i].Name));
             values.Add(_gradAcc[i]);
             names.Add(g);
-            values.Add(_grad[i]);
+            values.Add(_grad![i]);
             outNames.Add(OptimizerNames.Updated(OptimizerNames.GradAccumulator(_params[i].Name)));
         }
-        _accum.Run(_run, names, values, outNames, _gradAccNext);
+        _accum.Run(_run, names, values, outNames, _gradAccNext!);
         for (int i = 0; i < _params.Count; i++)
         {
-            (_gradAcc[i], _gradAccNext[i]) = (_gradAccNext[i], _gradAcc[i]);
-            (_gradAccData[i], _gradAccNextData[i]) = (_gradAccNextData[i], _gradAccData[i]);
+            (_gradAcc[i], _gradAccNext![i]) = (_gradAccNext[i], _gradAcc[i]);
+            (_gradAccData[i], _gradAccNextData![i]) = (_gradAccNextData[i], _gradAccData[i]);
         }
+    }
+
+    /// <summary>The micro-batch gradient buffers (allocated with the accumulator's second half on first use).</summary>
+    private OrtValue[] AccumulationBuffers()
+    {
+        if (_grad is null)
+        {
+            int n = _params.Count;
+            _grad = new OrtValue[n];
+            _gradAccNext = new OrtValue[n];
+            _gradData = new float[n][];
+            _gradAccNextData = new float[n][];
+            for (int i = 0; i < n; i++)
+            {
+                (_gradData[i], _grad[i]) = Alloc(_params[i].ElementCount, _params[i].Shape);
+                (_gradAccNextData[i], _gradAccNext[i]) = Alloc(_params[i].ElementCount, _params[i].Shape);
+            }
+        }
+        return _grad;
     }
 
     /// <summary>Applies AdamW to the accumulated gradients (averaged over micro-batches); returns whether it was applied.</summary>
@@ -217,7 +235,7 @@ public sealed class StepEngine : IStepEngine
                 v.Dispose();
             }
         }
-        foreach (var v in _grad.Concat(_gradAcc).Concat(_gradAccNext))
+        foreach (var v in _gradAcc.Concat(_grad ?? []).Concat(_gradAccNext ?? []))
         {
             v.Dispose();
         }
