@@ -20,7 +20,7 @@ internal static class QuickstartCommand
     public static Command Create()
     {
         var output = new Option<string>("--output", "-o") { Description = "Where to put the model, run and merged model", DefaultValueFactory = _ => "runs/quickstart" };
-        var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => 300 };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => 1000 };
         var cmd = new Command("quickstart", "Train a pirate-speaking chatbot adapter on the embedded tiny model, end to end") { output, steps };
         cmd.SetAction(r => CliErrors.Run(() => Run(Path.GetFullPath(r.GetValue(output)!), r.GetValue(steps))));
         return cmd;
@@ -45,7 +45,7 @@ internal static class QuickstartCommand
         var config = new TrainConfig
         {
             Model = model, Data = data, Output = run, ValSplit = 0.05, MaxSteps = steps, BatchSize = 8, MaxSeqLen = 128,
-            Lr = 3e-3, Schedule = "cosine", WarmupSteps = 10, EvalEvery = 100, Seed = 0,
+            Lr = 3e-3, Schedule = "cosine", WarmupSteps = 10, EvalEvery = 250, Seed = 0,
             Lora = new LoraConfig { R = 16, Alpha = 32 },
         };
         var reporter = new TrainReporter();
