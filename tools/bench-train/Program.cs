@@ -119,17 +119,7 @@ static float[] LoraInit(TrainableParameter p, Random rng)
 }
 
 // VmHWM (peak RSS) or VmRSS from /proc/self/status, in MB.
-static double Status(string key)
-{
-    foreach (var line in File.ReadLines("/proc/self/status"))
-    {
-        if (line.StartsWith(key, StringComparison.Ordinal))
-        {
-            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-        }
-    }
-    return double.NaN;
-}
+static double Status(string key) => OnnxLora.Training.Runtime.ProcStatus.ReadBytes(key) is { } b ? b / 1048576.0 : double.NaN;
 
 internal sealed class Args(Dictionary<string, string> values)
 {

@@ -258,21 +258,5 @@ public sealed class Trainer
         .Where(i => i.Type.IsFloating() && i.Name is not (GenAiNames.CosCache or GenAiNames.SinCache))
         .Sum(i => i.ElementCountValue);
 
-    public static long PeakRss()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-            {
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                {
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-        return Environment.WorkingSet;
-    }
+    public static long PeakRss() => Runtime.ProcStatus.ReadBytes(Runtime.ProcStatus.PeakRss) ?? Environment.WorkingSet;
 }

@@ -28,6 +28,16 @@ public static class OrtTensors
             }
             return r;
         }
+        if (info.ElementDataType == TensorElementType.BFloat16)
+        {
+            var h = v.GetTensorDataAsSpan<BFloat16>();
+            var r = new float[h.Length];
+            for (int i = 0; i < r.Length; i++)
+            {
+                r[i] = h[i].ToFloat();
+            }
+            return r;
+        }
         throw new InvalidDataException($"expected a float tensor, got {info.ElementDataType}");
     }
 
