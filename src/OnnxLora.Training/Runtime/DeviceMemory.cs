@@ -112,7 +112,7 @@ public sealed class DeviceMemory : IDisposable
         var o = new SessionOptions();
         if (device == "cuda")
         {
-            o.AppendExecutionProvider_CUDA(0);
+            SessionFactory.AppendCuda(o);
         }
         return o;
     }
