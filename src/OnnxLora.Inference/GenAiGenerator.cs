@@ -12,6 +12,7 @@ public sealed class GenAiGenerator : IDisposable
     private readonly Tokenizer _tokenizer;
     private readonly HashSet<string> _adapterNames = new(StringComparer.Ordinal);
     private readonly string _modelDir;
+    private readonly int? _bosToAdd;
     private Adapters? _adapters;
 
     public GenAiGenerator(string modelDir)
@@ -24,6 +25,17 @@ public sealed class GenAiGenerator : IDisposable
         _modelDir = modelDir;
         _model = new Model(modelDir);
         _tokenizer = new Tokenizer(_model);
+        // GenAI's tokenizer does not apply tokenizer_config.json's add_bos_token; transformers does, and the
+        // model was trained that way, so Encode adds BOS itself when the config asks for it.
+        try
+        {
+            var config = Models.Tokenization.TextTokenizer.Load(modelDir);
+            _bosToAdd = config.AddsBos ? config.BosId : null;
+        }
+        catch (Exception e) when (e is FileNotFoundException or NotSupportedException)
+        {
+            _bosToAdd = null; // a tokenizer only GenAI understands: keep its own encoding
+        }
     }
 
     public IReadOnlyCollection<string> AdapterNames => _adapterNames;
@@ -40,10 +52,12 @@ public sealed class GenAiGenerator : IDisposable
         _adapterNames.Add(name);
     }
 
+    /// <summary>Token ids of <paramref name="text"/> as transformers encodes it (BOS per tokenizer_config.json).</summary>
     public int[] Encode(string text)
     {
         using var seq = _tokenizer.Encode(text);
-        return seq[0].ToArray();
+        var ids = seq[0].ToArray();
+        return _bosToAdd is { } bos && (ids.Length == 0 || ids[0] != bos) ? [bos, .. ids] : ids;
     }
 
     public string Decode(ReadOnlySpan<int> tokens) => _tokenizer.Decode(tokens);
