@@ -12,12 +12,4 @@ public static class DTypes
         "bfloat16" or "bf16" => ElementType.BFloat16,
         _ => throw new ModelFormatException($"unknown dtype '{name}' (float32, float16, bfloat16)"),
     };
-
-    public static string Name(ElementType t) => t switch
-    {
-        ElementType.Float => "float32",
-        ElementType.Float16 => "float16",
-        ElementType.BFloat16 => "bfloat16",
-        _ => t.ToString(),
-    };
 }

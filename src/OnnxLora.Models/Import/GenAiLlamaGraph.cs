@@ -130,7 +130,7 @@ public static class GenAiLlamaGraph
         graph.AddInitializer(dtype == ElementType.Float ? init : Convert(init, dtype));
     }
 
-    public static Initializer Convert(Initializer f32, ElementType dtype)
+    private static Initializer Convert(Initializer f32, ElementType dtype)
     {
         var floats = f32.ToFloats();
         var bytes = new byte[floats.Length * dtype.SizeInBytes()];
