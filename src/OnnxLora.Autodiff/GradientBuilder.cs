@@ -25,6 +25,8 @@ public static class GradientBuilder
         var shapes = new StaticShapes(graph);
         var b = new GraphBuilder(graph, options.Scope);
         var grads = new Accumulator(b);
+        var memo = new Dictionary<string, string>(StringComparer.Ordinal);
+        var remat = options.Recompute is { } recompute ? new Rematerializer(graph, producers, recompute, shapes, b) : null;
         // d(loss)/d(loss) = 1 (or the loss scale), of loss's shape []
         string seed = b.Scalar(1f);
         if (options.LossScaleInput is { } scaleInput)
@@ -35,11 +37,16 @@ public static class GradientBuilder
             }
             seed = scaleInput;
         }
-        grads.Add(loss, options.LowPrecision ? b.Op("CastLike", seed, loss) : seed);
+        grads.Add(loss, !options.LowPrecision ? seed : shapes.TypeOf(loss) switch
+        {
+            ElementType.Float => seed,
+            { } t => b.Cast(seed, t),
+            null => b.Op("CastLike", seed, loss),
+        });
 
         foreach (var node in ReverseTopologicalOrder(producers, loss, active))
         {
-            Backward(node, b, grads, active, shapes, options.LowPrecision);
+            Backward(node, b, grads, active, shapes, options.LowPrecision, remat, memo);
         }
 
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -54,7 +61,8 @@ public static class GradientBuilder
         return result;
     }
 
-    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, StaticShapes shapes, bool lowPrecision)
+    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, StaticShapes shapes, bool lowPrecision,
+        Rematerializer? remat, Dictionary<string, string> memo)
     {
         if (!GradientRules.Table.TryGetValue(node.OpType, out var rule) || node.Domain.Length > 0)
         {
@@ -70,7 +78,9 @@ public static class GradientBuilder
         {
             return;
         }
-        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, lowPrecision);
+        // a recomputed value is ordered after the first gradient arriving here
+        Func<string, string>? forward = remat is null ? null : v => remat.Map(v, () => outputGrads.FirstOrDefault(g => g is not null));
+        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, lowPrecision, forward, memo);
         var inputGrads = rule(context);
         bool broadcasting = Broadcasting.Ops.Contains(node.OpType);
         for (int i = 0; i < inputGrads.Length && i < node.Inputs.Count; i++)
@@ -83,7 +93,7 @@ public static class GradientBuilder
             {
                 // elementwise rules return gradients at the output's (broadcast) shape
                 var gradShape = node.OpType == "MatMul" ? null : shapes.Of(node.Outputs[0]);
-                gi = Broadcasting.ReduceTo(b, gi, node.Inputs[i], shapes, Broadcasting.GradientRank(node, shapes), gradShape);
+                gi = Broadcasting.ReduceTo(b, gi, forward?.Invoke(node.Inputs[i]) ?? node.Inputs[i], shapes, Broadcasting.GradientRank(node, shapes), gradShape);
             }
             grads.Add(node.Inputs[i], gi);
         }

@@ -13,11 +13,15 @@ public sealed class GradientContext
     private readonly StaticShapes _shapes;
 
     private readonly bool _lowPrecision;
+    private readonly Func<string, string> _forward;
+    private readonly Dictionary<string, string> _memo;
 
     internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, StaticShapes shapes,
-        bool lowPrecision = false)
+        bool lowPrecision = false, Func<string, string>? forward = null, Dictionary<string, string>? memo = null)
     {
+        _memo = memo ?? new Dictionary<string, string>(StringComparer.Ordinal);
         _lowPrecision = lowPrecision;
+        _forward = forward ?? (v => v);
         Node = node;
         B = builder;
         _outputGrad = outputGrad;
@@ -37,9 +41,11 @@ public sealed class GradientContext
     /// <summary>Gradient at output 0, for single-output ops (a rule only runs when some GO exists).</summary>
     public string GY => GO(0) ?? throw new InvalidOperationException($"{Node}: no gradient arrives at output 0");
 
-    public string I(int i) => Node.Input(i);
+    /// <summary>Forward input i as the backward pass should read it (a recomputed copy where the forward value is not kept).</summary>
+    public string I(int i) => _forward(Node.Input(i));
 
-    public string O(int i) => i < Node.Outputs.Count ? Node.Outputs[i] : "";
+    /// <summary>Forward output i as the backward pass should read it (see <see cref="I"/>).</summary>
+    public string O(int i) => i < Node.Outputs.Count ? _forward(Node.Outputs[i]) : "";
 
     public int InputCount => Node.Inputs.Count;
 
@@ -73,6 +79,19 @@ public sealed class GradientContext
         }
         var constant = B.Graph.Nodes.FirstOrDefault(n => n.OpType == "Constant" && n.Outputs.Contains(value));
         return constant?.Attribute("value")?.T is { } t ? IntsOf(t) : null;
+    }
+
+    /// <summary>
+    /// A value shared by every rule of one backward pass: made on first request under <paramref name="key"/>
+    /// (e.g. the transpose of a weight that several chunks' rules need), so ORT does not fold duplicates.
+    /// </summary>
+    public string Shared(string key, Func<string> make)
+    {
+        if (!_memo.TryGetValue(key, out var value))
+        {
+            _memo[key] = value = make();
+        }
+        return value;
     }
 
     public string Zero => Scalar(0f);

@@ -22,4 +22,10 @@ public sealed record GradientOptions
     /// or null. Every gradient is then scaled by it; the optimizer divides it out through grad_scale.
     /// </summary>
     public string? LossScaleInput { get; init; }
+
+    /// <summary>
+    /// Forward nodes whose outputs the backward pass recomputes instead of keeping alive from the forward pass
+    /// (activation recomputation), or null to keep every value a rule reads. See <see cref="Rematerializer"/>.
+    /// </summary>
+    public Func<OnnxLora.Onnx.Ir.Node, bool>? Recompute { get; init; }
 }

@@ -79,8 +79,8 @@ public static class GradientRules
         ["Gather"] = static g => [g.Need(0, () => ShapeGradient.OfGather(g)), null],
         // Y = Where(C, A, B)
         ["Where"] = static g => [null, g.Need(1, () => g.B.Where(g.I(0), g.GY, g.Zero)), g.Need(2, () => g.B.Where(g.I(0), g.Zero, g.GY))],
-        // Y = Cast(X, to);  dX = Cast(GY, type of X)
-        ["Cast"] = static g => [g.B.Op("CastLike", g.GY, g.I(0))],
+        // Y = Cast(X, to);  dX = Cast(GY, type of X)  (CastLike only when X's type is not known here: it keeps X alive)
+        ["Cast"] = static g => [g.Shapes.TypeOf(g.Node.Input(0)) is { } t ? g.B.Cast(g.GY, t) : g.B.Op("CastLike", g.GY, g.I(0))],
         // Y = Trilu(X, k);  dX = Trilu(GY, k)  (the same mask)
         ["Trilu"] = static g => [g.B.Op("Trilu", g.I(1).Length > 0 ? new[] { g.GY, g.I(1) } : new[] { g.GY }, ("upper", g.Int("upper", 1))), null],
         // Y, mask = Dropout(X, ratio, training);  dX = GY * mask / (1 - ratio)
@@ -118,7 +118,8 @@ public static class GradientRules
 
     private static string SumOverAxis(GradientContext g, string x) => g.B.ReduceSum(x, [g.Int("axis", -1)], keepDims: true);
 
-    private static string ReshapeBack(GradientContext g) => g.B.Reshape(g.GY, g.B.Shape(g.I(0)));
+    // allowzero: X's shape taken literally (a 0 in it is an empty axis, not "copy GY's dim")
+    private static string ReshapeBack(GradientContext g) => g.B.Op("Reshape", [g.GY, g.B.Shape(g.I(0))], ("allowzero", 1L));
 
     private static long[] Inverse(long[] perm)
     {

@@ -63,7 +63,10 @@ internal static class MatMulGradient
         {
             var perm = Enumerable.Range(0, r).Select(i => (long)i).ToArray();
             (perm[r - 2], perm[r - 1]) = (perm[r - 1], perm[r - 2]);
-            return g.B.Transpose(x, perm);
+            // one transpose per weight, however many MatMuls read it (a chunked LM head)
+            return g.B.Graph.IsInitializer(x)
+                ? g.Shared("Transpose:" + x, () => g.B.Transpose(x, perm))
+                : g.B.Transpose(x, perm);
         }
         // X (...,M,K) → (P',M,K) → (P',K,M) → (...,K,M)
         var batch = g.B.Shape(x, 0, -2);

@@ -25,6 +25,17 @@ internal sealed class StaticShapes
     // Scalars gathered from a shape value: the one dim each holds (e.g. T, the bound of a Range).
     private readonly Dictionary<string, Dim> _dimValues = new(StringComparer.Ordinal);
     private readonly Graph _graph;
+    private readonly Dictionary<string, ElementType?> _types = new(StringComparer.Ordinal);
+    private Dictionary<string, Node>? _producers;
+
+    // ops whose output has the element type of input 0
+    private static readonly HashSet<string> s_typePreserving = new(StringComparer.Ordinal)
+    {
+        "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Sqrt", "Exp", "Log", "Sigmoid", "Tanh", "Reciprocal", "Relu", "Erf",
+        "Softmax", "LogSoftmax", "MatMul", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Concat",
+        "Split", "Slice", "Gather", "Identity", "Dropout", "Trilu", "ReduceSum", "ReduceMean", "Max", "Min",
+        "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss", "Sum",
+    };
 
     public StaticShapes(Graph graph)
     {
@@ -63,6 +74,59 @@ internal sealed class StaticShapes
     private int Known => _shapes.Count + _shapeValues.Count + _dimValues.Count;
 
     public Dim[]? Of(string value) => _shapes.GetValueOrDefault(value);
+
+    /// <summary>Records that <paramref name="copy"/> (a recomputed value or a view) has <paramref name="original"/>'s shape.</summary>
+    public void Alias(string copy, string original)
+    {
+        if (_shapes.TryGetValue(original, out var s))
+        {
+            _shapes[copy] = s;
+        }
+        if (_shapeValues.TryGetValue(original, out var v))
+        {
+            _shapeValues[copy] = v;
+        }
+        if (_dimValues.TryGetValue(original, out var d))
+        {
+            _dimValues[copy] = d;
+        }
+    }
+
+    /// <summary>
+    /// The element type of a forward value: declared (inputs, initializers, value_info) or carried through
+    /// Cast/CastLike and type-preserving ops; null when unknown.
+    /// </summary>
+    public ElementType? TypeOf(string value)
+    {
+        if (_types.TryGetValue(value, out var known))
+        {
+            return known;
+        }
+        _producers ??= _graph.ProducerIndex();
+        ElementType? type = null;
+        if (_graph.Initializers.TryGetValue(value, out var init))
+        {
+            type = init.Type;
+        }
+        else if (_graph.Inputs.Concat(_graph.Extra.ValueInfo).FirstOrDefault(v => v.Name == value) is { Type.TensorType: not null } vi)
+        {
+            type = (ElementType)vi.Type.TensorType.ElemType;
+        }
+        else if (_producers.TryGetValue(value, out var p))
+        {
+            type = p.OpType switch
+            {
+                "Cast" => (ElementType)p.GetInt("to", 0),
+                "CastLike" => TypeOf(p.Input(1)),
+                "Shape" or "Size" => ElementType.Int64,
+                "Dropout" when value != p.Outputs[0] => ElementType.Bool,
+                _ when s_typePreserving.Contains(p.OpType) && p.Domain.Length == 0 => TypeOf(p.Input(0)),
+                _ => null,
+            };
+        }
+        _types[value] = type;
+        return type;
+    }
 
     public int? Rank(string value) => _shapes.TryGetValue(value, out var s) ? s.Length : null;
 

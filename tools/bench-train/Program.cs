@@ -23,6 +23,9 @@ int batch = int.Parse(opts.Get("batch", "4"));
 int time = int.Parse(opts.Get("seq", "256"));
 int seed = int.Parse(opts.Get("seed", "0"));
 var device = opts.Get("device", "cpu");
+var recompute = bool.Parse(opts.Get("recompute", "true")); // attention probabilities recomputed in backward
+int? lossChunks = opts.Get("loss-chunks", "") is { Length: > 0 } lc ? int.Parse(lc) : null; // default: by vocabulary
+var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
 var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
 
 if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
@@ -45,8 +48,8 @@ try
     }
     var options = mode switch
     {
-        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32" },
-        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32" },
+        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits },
+        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits },
         _ => throw new ArgumentException($"--mode lora|full, got '{mode}'"),
     };
     var sw = Stopwatch.StartNew();

@@ -23,8 +23,10 @@ internal static class ParityCommand
         var compare = new Option<bool>("--compare") { Description = "Print max abs errors against same-named tensors in the batch file" };
         var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits; when given, only these pairs are compared", AllowMultipleArgumentsPerToken = true };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var lossChunks = new Option<int?>("--loss-chunks") { Description = "Trajectory: chunks of the loss along T (default: 8 for vocabularies ≥ 16384, else 1)" };
+        var recomputeLogits = new Option<bool>("--recompute-logits") { Description = "Trajectory: recompute each loss chunk's logits in backward" };
         var cmd = new Command("parity", "Prove that our ONNX graphs compute what transformers/PEFT compute")
-            { model, batch, output, adapter, trajectory, compare, refKey, device };
+            { model, batch, output, adapter, trajectory, compare, refKey, device, lossChunks, recomputeLogits };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var keys = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -46,6 +48,10 @@ internal static class ParityCommand
                 Trajectory = r.GetValue(trajectory),
                 ReferenceKeys = keys,
                 Device = r.GetValue(device)!,
+                LossChunks = r.GetValue(lossChunks) is { } k and < 1
+                    ? throw new ArgumentException($"--loss-chunks must be ≥ 1, got {k}")
+                    : r.GetValue(lossChunks),
+                RecomputeLogits = r.GetValue(recomputeLogits),
             }, new SyncProgress(m => Console.Error.WriteLine("  " + m)));
             foreach (var (name, (data, shape)) in result.Outputs.OrderBy(k => k.Key, StringComparer.Ordinal))
             {

@@ -1,7 +1,7 @@
 // Lowers GroupQueryAttention (com.microsoft, fused rotary) and RotaryEmbedding to standard ops
 // for a full sequence without KV cache, positions 0..T-1 in every row (as transformers does when
 // no position_ids are given), causal and key-padding masked:
-//   q,k ← RoPE(q,k);  k,v ← repeat_kv;  P = softmax(q·kᵀ·scale + bias);  out = P·v
+//   q,k ← RoPE(q,k);  k,v ← repeat_kv;  P = softmax((q·scale)·kᵀ + bias);  out = P·v
 // with bias = where(mask, 0, min) built once (B,1,T,T) and shared by all layers.
 // B=batch, T=time, H=heads, K=kv heads, d=head dim. It does not handle local windows or softcap.
 using OnnxLora.Onnx.Ir;
@@ -115,16 +115,22 @@ public sealed class AttentionLowering
             k = RepeatKv(b, k, h, kvh, d);
             v = RepeatKv(b, v, h, kvh, d);
         }
-        var scores = b.Mul(b.MatMul(q, b.Transpose(k, 0, 1, 3, 2)), Scalar(b, scale, computeType)); // (B,H,T,T)
+        // The (B,H,T,T) chain is marked recomputable: training recomputes it from q, k and the mask in
+        // the backward pass instead of keeping each layer's probabilities alive until then.
+        var r = new GraphBuilder(b.Graph, b.Scope + Recomputation.Scope);
+        // The scale goes on q (B,H,T,d), not on the (B,H,T,T) scores: one pass over T² less forward and
+        // backward. Exact when the scale is a power of two (head dims 16, 64, 256); else within an ulp.
+        q = b.Mul(q, Scalar(b, scale, computeType));
+        var scores = r.MatMul(q, r.Transpose(k, 0, 1, 3, 2)); // (B,H,T,T)
         if (computeType != ElementType.Float)
         {
-            scores = b.Cast(scores, ElementType.Float);
+            scores = r.Cast(scores, ElementType.Float);
         }
-        var masked = b.Add(scores, mask); // (B,H,T,T) + (B,1,T,T)
-        var probs = b.Softmax(masked, -1); // (B,H,T,T)
+        var masked = r.Add(scores, mask); // (B,H,T,T) + (B,1,T,T)
+        var probs = r.Softmax(masked, -1); // (B,H,T,T)
         if (computeType != ElementType.Float)
         {
-            probs = b.Cast(probs, computeType);
+            probs = r.Cast(probs, computeType);
         }
         var ctx = b.Transpose(b.MatMul(probs, v), 0, 2, 1, 3); // (B,T,H,d)
         b.NodeWithOutputs("Reshape", [ctx, b.Ints(0, 0, -1)], [n.Outputs[0]]); // (B,T,H·d)

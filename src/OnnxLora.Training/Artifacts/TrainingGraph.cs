@@ -39,7 +39,8 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
             }
         }
         var logits = GenAiNames.Logits;
-        var loss = CausalLmLoss.Add(g, logits, logitsType: computeType);
+        int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits));
+        var loss = CausalLmLoss.Add(g, logits, logitsType: computeType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();
         g.Outputs.Add(Graph.MakeValueInfo(loss, ElementType.Float));
@@ -59,12 +60,16 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
                 AddOutputs = true,
                 LowPrecision = computeType != ElementType.Float,
                 LossScaleInput = o.LossScaling ? TrainingGraphOptions.LossScaleInput : null,
+                Recompute = o.Recompute ? Recomputation.IsMarked : null,
             });
         }
         CausalLmLoss.LowerForRuntime(g);
         g.RemoveDeadNodes();
         return new TrainingGraph(model, parameters, targets, grads, computeType);
     }
+
+    private static long VocabSize(Graph g, string logits) =>
+        g.Outputs.FirstOrDefault(x => x.Name == logits) is { } info && Graph.TypeOf(info).Shape is { Length: 3 } s && s[2].Value is { } v ? v : 0;
 
     private static bool IsWeight(Initializer i) =>
         i.Type.IsFloating() && i.Name != GenAiNames.CosCache && i.Name != GenAiNames.SinCache && !i.Name.StartsWith("const", StringComparison.Ordinal);

@@ -21,5 +21,20 @@ public sealed record TrainingGraphOptions
     /// </summary>
     public bool LossScaling { get; init; }
 
+    /// <summary>
+    /// Recompute the forward values marked recomputable (each layer's attention scores and probabilities) in
+    /// the backward pass instead of storing them: activation memory no longer grows with layers × T².
+    /// </summary>
+    public bool Recompute { get; init; } = true;
+
+    /// <summary>
+    /// Chunks of the causal-LM loss along T (null: 8 for vocabularies of 16384 or more, else 1). Graphs that
+    /// output logits keep one chunk. See <see cref="OnnxLora.Autodiff.Loss.CausalLmLoss"/>.
+    /// </summary>
+    public int? LossChunks { get; init; }
+
+    /// <summary>Recompute each loss chunk's logits in the backward pass instead of keeping them (one more LM-head MatMul per step).</summary>
+    public bool RecomputeLogits { get; init; }
+
     public const string LossScaleInput = "loss_scale";
 }

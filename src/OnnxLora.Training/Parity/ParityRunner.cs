@@ -25,6 +25,9 @@ public sealed record ParityOptions
     public string Device { get; init; } = "cpu";
     /// <summary>Run the trajectory through the IOBinding engine (always so on CUDA).</summary>
     public bool IoBinding { get; init; }
+    /// <summary>Loss chunks of the trajectory's training graph (null: the default for the vocabulary).</summary>
+    public int? LossChunks { get; init; }
+    public bool RecomputeLogits { get; init; }
 }
 
 public sealed record ParityResult(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Outputs, IReadOnlyList<ParityComparison> Comparisons);
@@ -121,7 +124,7 @@ public static class ParityRunner
     {
         var traj = TrajectoryFile.Load(o.Trajectory!);
         var dir = Path.Combine(work, "trajectory");
-        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 } };
+        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits };
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);
         var initial = artifacts.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);

@@ -1,0 +1,150 @@
+// The memory savers of the training graph change what is stored, never what is computed:
+// recomputed attention gives bit-identical loss and LoRA gradients, the chunked loss (with or
+// without recomputed logits, with more chunks than tokens) matches the one-piece loss, and the
+// backward pass reads none of the values it is meant to recompute. Every recomputed node is ordered
+// after a gradient, so ORT cannot schedule it into the forward pass.
+using Microsoft.ML.OnnxRuntime;
+using OnnxLora.Models.Import;
+using OnnxLora.Onnx.IO;
+using OnnxLora.Onnx.Ir;
+using OnnxLora.Rewrite.Lora;
+using OnnxLora.Training.Artifacts;
+using OnnxLora.Training.Parity;
+
+namespace OnnxLora.Training.Tests;
+
+public sealed class MemorySavingTests
+{
+    /// <summary>Chunked vs one-piece loss: only the summation order of the per-token losses differs.</summary>
+    private const double ChunkedRelativeTolerance = 1e-5;
+
+    private const string GradScope = "/grad/";
+
+    [Fact]
+    public void RecomputedAttentionGivesBitIdenticalLossAndGradients()
+    {
+        var stored = Run(new TrainingGraphOptions { Recompute = false, LossChunks = 1 });
+        var recomputed = Run(new TrainingGraphOptions { Recompute = true, LossChunks = 1 });
+        Assert.Equal(stored.Keys.Order(), recomputed.Keys.Order());
+        foreach (var (name, values) in stored)
+        {
+            Assert.Equal(values, recomputed[name]);
+        }
+    }
+
+    [Theory]
+    [InlineData(3, false)]
+    [InlineData(3, true)]
+    [InlineData(40, true)] // more chunks than the fixture's 16 positions: empty chunks
+    public void ChunkedLossMatchesOnePieceLoss(int chunks, bool recomputeLogits)
+    {
+        var whole = Run(new TrainingGraphOptions { LossChunks = 1 });
+        var chunked = Run(new TrainingGraphOptions { LossChunks = chunks, RecomputeLogits = recomputeLogits });
+        foreach (var (name, values) in whole)
+        {
+            double scale = Math.Max(values.Max(Math.Abs), 1e-30);
+            double err = values.Zip(chunked[name], (a, b) => (double)Math.Abs(a - b)).Max();
+            Assert.True(err / scale <= ChunkedRelativeTolerance, $"{name}: max|Δ| {err:E2} relative {err / scale:E2} with {chunks} chunks");
+        }
+    }
+
+    [Fact]
+    public void BackwardReadsNoRecomputedForwardValueAndRecomputesAfterAGradient()
+    {
+        using var source = ModelSource.Resolve(Fixture.Base);
+        var graph = Build(source, new TrainingGraphOptions { Recompute = true, LossChunks = 4, RecomputeLogits = true }).Model.Graph;
+        var producers = graph.ProducerIndex();
+        var marked = graph.Nodes.Where(n => Recomputation.IsMarked(n) && !IsBackward(n)).ToList();
+        Assert.Contains(marked, n => n.OpType == "Softmax");
+        Assert.Contains(marked, n => n.OpType == "MatMul" && n.Name.StartsWith("/loss/", StringComparison.Ordinal));
+        var markedOutputs = marked.SelectMany(n => n.Outputs).ToHashSet(StringComparer.Ordinal);
+        foreach (var n in graph.Nodes.Where(IsBackward))
+        {
+            Assert.DoesNotContain(n.Inputs, markedOutputs.Contains);
+        }
+        var copies = graph.Nodes.Where(n => IsBackward(n) && n.Name.Contains("/recompute/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(marked.Count(n => n.OpType == "Softmax"), copies.Count(n => n.OpType == "Softmax"));
+        foreach (var copy in copies)
+        {
+            Assert.True(DependsOnAGradient(copy, producers), $"{copy} could run in the forward pass: no gradient among its inputs' producers");
+        }
+    }
+
+    [Fact]
+    public void Fp16CastGradientsDoNotKeepForwardActivations()
+    {
+        using var dir = new TempDir();
+        HfImporter.Import(Fixture.Base, dir["f16"], ElementType.Float16);
+        using var source = ModelSource.Resolve(dir["f16"]);
+        var graph = Build(source, new TrainingGraphOptions { Recompute = false, LossChunks = 1, LossScaling = true }).Model.Graph;
+        var producers = graph.ProducerIndex();
+        // CastLike(x, like) keeps `like` alive; a forward activation there would be stored for the backward pass
+        var offenders = graph.Nodes.Where(n => n.OpType == "CastLike" && producers.TryGetValue(n.Input(1), out var p) && !IsBackward(p)
+            && p.OpType != "Constant").ToList();
+        Assert.True(offenders.Count == 0, "CastLike reads forward values: " + string.Join(", ", offenders.Select(n => n.Input(1))));
+    }
+
+    private static bool IsBackward(Node n) => n.Name.StartsWith(GradScope, StringComparison.Ordinal);
+
+    /// <summary>True when some ancestor of <paramref name="node"/> is a backward node outside the recompute chains.</summary>
+    private static bool DependsOnAGradient(Node node, Dictionary<string, Node> producers)
+    {
+        var seen = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>([node]);
+        while (stack.TryPop(out var n))
+        {
+            foreach (var i in n.Inputs)
+            {
+                if (!producers.TryGetValue(i, out var p) || !seen.Add(p))
+                {
+                    continue;
+                }
+                if (IsBackward(p) && !p.Name.Contains("/recompute/", StringComparison.Ordinal) && p.OpType is not ("Shape" or "Size" or "Add" or "Mul" or "Reshape"))
+                {
+                    return true;
+                }
+                stack.Push(p);
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The graph references the model's external data: keep <paramref name="source"/> open while using it.</summary>
+    private static TrainingGraph Build(ModelSource source, TrainingGraphOptions o) =>
+        TrainingGraph.Build(ModelReader.Load(source.ModelPath), o with { Lora = PeftAdapter.Load(Fixture.Adapter).Settings });
+
+    /// <summary>Loss and every LoRA gradient for the fixture batch and adapter.</summary>
+    private static Dictionary<string, float[]> Run(TrainingGraphOptions o)
+    {
+        using var dir = new TempDir();
+        var adapter = PeftAdapter.Load(Fixture.Adapter);
+        using var source = ModelSource.Resolve(Fixture.Base);
+        var graph = Build(source, o);
+        ArtifactWriter.Save(graph.Model, dir["t/training_model.onnx"]);
+        var b = ParityBatch.Load(Fixture.Reference);
+        using var session = new InferenceSession(dir["t/training_model.onnx"]);
+        var shape = new long[] { b.Batch, b.Time };
+        var names = new List<string> { "input_ids", "attention_mask", "labels" };
+        var inputs = new List<OrtValue>
+        {
+            OrtValue.CreateTensorValueFromMemory(b.InputIds, shape),
+            OrtValue.CreateTensorValueFromMemory(b.AttentionMask, shape),
+            OrtValue.CreateTensorValueFromMemory(b.Labels!, shape),
+        };
+        foreach (var p in graph.Parameters)
+        {
+            names.Add(p.Name);
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(adapter.Tensors[p.Name].Data, adapter.Tensors[p.Name].Shape));
+        }
+        var outputs = new List<string> { "loss" };
+        outputs.AddRange(graph.Parameters.Select(p => graph.Gradients[p.Name]));
+        using var results = session.Run(new RunOptions(), names, inputs, outputs);
+        var map = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        for (int k = 0; k < outputs.Count; k++)
+        {
+            map[k == 0 ? "loss" : graph.Parameters[k - 1].Name] = results[k].GetTensorDataAsSpan<float>().ToArray();
+        }
+        inputs.ForEach(v => v.Dispose());
+        return map;
+    }
+}
