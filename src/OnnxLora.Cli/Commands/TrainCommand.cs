@@ -30,6 +30,9 @@ internal static class TrainCommand
             ("--full-fine-tune", "full_fine_tune", "Train every weight (true|false)"), ("--weight-decay", "weight_decay", "AdamW weight decay"),
             ("--max-grad-norm", "max_grad_norm", "Global-norm clip"), ("--seed", "seed", "Seed"), ("--eval-every", "eval_every", "Eval every N steps"),
             ("--save-every", "save_every", "Checkpoint every N steps"), ("--keep-last", "keep_last", "Checkpoints to keep"), ("--device", "device", "cpu|cuda"),
+            ("--recompute-attention", "memory.recompute_attention", "Recompute attention probabilities in backward (true|false, default true)"),
+            ("--loss-chunks", "memory.loss_chunks", "Chunks of the loss along T (default 8 for vocab ≥ 16384, else 1)"),
+            ("--recompute-logits", "memory.recompute_logits", "Recompute loss-chunk logits in backward (true|false, default false)"),
         };
         var cmd = new Command("train", "Fine-tune a model with LoRA (or fully) on a JSONL dataset") { config, model, data, output, resume, set };
         var flagOptions = flags.Select(f => (f.Key, Option: new Option<string?>(f.Flag) { Description = f.Help })).ToList();

@@ -86,6 +86,8 @@ public sealed record TrainConfig
 
     public int LogEvery { get; init; } = 10;
 
+    public MemoryConfig Memory { get; init; } = new();
+
     [JsonIgnore]
     public DatasetFormat DatasetFormat => Format switch
     {
@@ -146,6 +148,7 @@ public sealed record TrainConfig
         Require(KeepLast >= 0, "keep_last", $"keep_last must be >= 0, got {KeepLast}");
         OneOf(Device, Devices, "device");
         Require(LogEvery >= 1, "log_every", $"log_every must be >= 1, got {LogEvery}");
+        Require(Memory.LossChunks is null or >= 1, "memory.loss_chunks", $"memory.loss_chunks must be >= 1 (or null), got {Memory.LossChunks}");
     }
 
     private static void Require(bool ok, string key, string message)

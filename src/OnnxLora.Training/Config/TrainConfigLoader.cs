@@ -55,7 +55,13 @@ public static class TrainConfigLoader
         ["keep_last"] = (c, v, k) => c with { KeepLast = Int(v, k) },
         ["device"] = (c, v, k) => c with { Device = Str(v, k) ?? "" },
         ["log_every"] = (c, v, k) => c with { LogEvery = Int(v, k) },
+        ["memory.recompute_attention"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeAttention = Bool(v, k) } },
+        ["memory.loss_chunks"] = (c, v, k) => c with { Memory = c.Memory with { LossChunks = v.IsNull ? null : Int(v, k) } },
+        ["memory.recompute_logits"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeLogits = Bool(v, k) } },
     };
+
+    /// <summary>Nested groups of keys ("lora" for "lora.r", "memory" for "memory.loss_chunks").</summary>
+    private static bool IsGroup(string key) => s_setters.Keys.Any(k => k.StartsWith(key + ".", StringComparison.Ordinal));
 
     /// <summary>All keys in dotted form ("lr", "lora.r").</summary>
     public static IReadOnlyCollection<string> Keys => s_setters.Keys;
@@ -177,8 +183,8 @@ public static class TrainConfigLoader
             string where = $"{name}:{k.Start.Line}";
             switch (v)
             {
-                case YamlMappingNode child when key == "lora":
-                    FlattenYaml(child, "lora.", name, entries);
+                case YamlMappingNode child when IsGroup(key):
+                    FlattenYaml(child, key + ".", name, entries);
                     break;
                 case YamlMappingNode:
                     throw new ConfigException(key, s_setters.ContainsKey(key)
@@ -227,8 +233,8 @@ public static class TrainConfigLoader
             string key = prefix + p.Name;
             switch (p.Value.ValueKind)
             {
-                case JsonValueKind.Object when key == "lora":
-                    FlattenJson(p.Value, "lora.", name, entries);
+                case JsonValueKind.Object when IsGroup(key):
+                    FlattenJson(p.Value, key + ".", name, entries);
                     break;
                 case JsonValueKind.Object:
                     throw new ConfigException(key, s_setters.ContainsKey(key)

@@ -60,7 +60,14 @@ public sealed class Trainer
 
         var lora = c.FullFineTune ? null : c.Lora.ToSettings(c.Seed);
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, Path.Combine(_runDir, "artifacts"),
-            new TrainingGraphOptions { Lora = lora, FullFineTune = c.FullFineTune }, c.ToAdamWOptions());
+            new TrainingGraphOptions
+            {
+                Lora = lora,
+                FullFineTune = c.FullFineTune,
+                Recompute = c.Memory.RecomputeAttention,
+                LossChunks = c.Memory.LossChunks,
+                RecomputeLogits = c.Memory.RecomputeLogits,
+            }, c.ToAdamWOptions());
         var initial = InitialValues(artifacts, lora);
         long padId = tokenizer.PadId ?? tokenizer.EosId ?? 0;
         var loader = c.Packing

@@ -17,6 +17,9 @@ public sealed class TrainConfigTests
           layers: [0, 1]
         max_steps: 50
         packing: true
+        memory:
+          loss_chunks: 4
+          recompute_logits: true
         """;
 
     private static string Write(string text, string ext)
@@ -54,6 +57,9 @@ public sealed class TrainConfigTests
         Assert.Equal(8, c.BatchSize);
         Assert.Equal(42, c.Seed);
         Assert.Equal(2.0, c.Lora.ToSettings(c.Seed).Scaling);
+        Assert.Equal(4, c.Memory.LossChunks);
+        Assert.True(c.Memory.RecomputeLogits);
+        Assert.True(c.Memory.RecomputeAttention);
     }
 
     [Fact]
@@ -86,6 +92,7 @@ public sealed class TrainConfigTests
     [InlineData("val_split: 1", "3: val_split must be in [0, 1)")]
     [InlineData("schedule: step", "3: schedule 'step' is unknown")]
     [InlineData("device: tpu", "3: device 'tpu' is unknown")]
+    [InlineData("memory:\n  loss_chunks: 0", "4: memory.loss_chunks must be >= 1")]
     public void OutOfRangeValueNamesKeyAndLine(string line, string message)
     {
         string error = LoadError("model: m\ndata: d\n" + line + "\n");

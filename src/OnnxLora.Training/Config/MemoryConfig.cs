@@ -1,0 +1,16 @@
+// The training graph's memory savers (config group "memory"): what the backward pass recomputes
+// instead of storing, and how the loss is chunked. None of them changes the computed values beyond
+// summation order; see TrainingGraphOptions for what each does.
+namespace OnnxLora.Training.Config;
+
+public sealed record MemoryConfig
+{
+    /// <summary>Recompute each layer's attention probabilities in backward (no layers × T² storage).</summary>
+    public bool RecomputeAttention { get; init; } = true;
+
+    /// <summary>Chunks of the loss along T; null picks 8 for vocabularies of 16384 or more, else 1.</summary>
+    public int? LossChunks { get; init; }
+
+    /// <summary>Recompute each loss chunk's logits in backward (less memory, one more LM-head MatMul per step).</summary>
+    public bool RecomputeLogits { get; init; }
+}
