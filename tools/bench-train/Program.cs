@@ -35,6 +35,9 @@ if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
     Console.Error.WriteLine($"wrote random model to {hfDir} in {sw0.Elapsed.TotalSeconds:F1}s");
 }
 
+// Device-wide GPU memory (NVML, as nvidia-smi's memory.used) sampled every 10 ms; baseline before ORT starts.
+using var gpu = device == "cuda" ? OnnxLora.Training.Runtime.GpuMemory.Open() : null;
+long gpuBaseline = gpu?.UsedBytes() ?? 0;
 using var source = ModelSource.Resolve(hfDir);
 var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..8]);
 try
@@ -99,7 +102,8 @@ try
     times.Sort();
     double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={device} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}");
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={device} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}" +
+        (gpu is null ? "" : $" gpu_peak_mb={(gpu.PeakBytes - gpuBaseline) / 1048576.0:F0}"));
 }
 finally
 {

@@ -64,6 +64,8 @@ public static class SessionFactory
     /// <summary>
     /// Adds the CUDA EP on device 0. TF32 matmuls are off unless ONNXLORA_TF32=1: on the H200 they moved
     /// the fixture trajectory by 7.1e-3 against 1.4e-6 in true fp32 (torch also defaults matmul TF32 off).
+    /// The arena grows by what is requested, not to the next power of two (up to 2× a training step's
+    /// peak otherwise); ONNXLORA_CUDA_ARENA=pow2 restores ORT's default.
     /// </summary>
     public static void AppendCuda(SessionOptions options)
     {
@@ -72,6 +74,7 @@ public static class SessionFactory
         {
             ["device_id"] = "0",
             ["use_tf32"] = Environment.GetEnvironmentVariable("ONNXLORA_TF32") == "1" ? "1" : "0",
+            ["arena_extend_strategy"] = Environment.GetEnvironmentVariable("ONNXLORA_CUDA_ARENA") == "pow2" ? "kNextPowerOfTwo" : "kSameAsRequested",
         });
         options.AppendExecutionProvider_CUDA(cuda);
     }
