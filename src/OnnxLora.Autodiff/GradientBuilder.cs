@@ -46,7 +46,7 @@ public static class GradientBuilder
 
         foreach (var node in ReverseTopologicalOrder(producers, loss, active))
         {
-            Backward(node, b, grads, active, shapes, options.LowPrecision, remat, memo);
+            Backward(node, b, grads, active, shapes, options, remat, memo);
         }
 
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -61,7 +61,7 @@ public static class GradientBuilder
         return result;
     }
 
-    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, StaticShapes shapes, bool lowPrecision,
+    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, StaticShapes shapes, GradientOptions options,
         Rematerializer? remat, Dictionary<string, string> memo)
     {
         if (!GradientRules.Table.TryGetValue(node.OpType, out var rule) || node.Domain.Length > 0)
@@ -80,7 +80,7 @@ public static class GradientBuilder
         }
         // a recomputed value is ordered after the first gradient arriving here
         Func<string, string>? forward = remat is null ? null : v => remat.Map(v, () => outputGrads.FirstOrDefault(g => g is not null));
-        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, lowPrecision, forward, memo);
+        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, options.LowPrecision, forward, memo, options);
         var inputGrads = rule(context);
         bool broadcasting = Broadcasting.Ops.Contains(node.OpType);
         for (int i = 0; i < inputGrads.Length && i < node.Inputs.Count; i++)

@@ -15,10 +15,12 @@ public sealed class GradientContext
     private readonly bool _lowPrecision;
     private readonly Func<string, string> _forward;
     private readonly Dictionary<string, string> _memo;
+    private readonly GradientOptions _options;
 
     internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, StaticShapes shapes,
-        bool lowPrecision = false, Func<string, string>? forward = null, Dictionary<string, string>? memo = null)
+        bool lowPrecision = false, Func<string, string>? forward = null, Dictionary<string, string>? memo = null, GradientOptions? options = null)
     {
+        _options = options ?? new GradientOptions();
         _memo = memo ?? new Dictionary<string, string>(StringComparer.Ordinal);
         _lowPrecision = lowPrecision;
         _forward = forward ?? (v => v);
@@ -30,6 +32,8 @@ public sealed class GradientContext
     }
 
     internal StaticShapes Shapes => _shapes;
+
+    internal GradientOptions Options => _options;
 
     public Node Node { get; }
 

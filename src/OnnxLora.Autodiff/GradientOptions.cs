@@ -28,4 +28,12 @@ public sealed record GradientOptions
     /// (activation recomputation), or null to keep every value a rule reads. See <see cref="Rematerializer"/>.
     /// </summary>
     public Func<OnnxLora.Onnx.Ir.Node, bool>? Recompute { get; init; }
+
+    /// <summary>
+    /// dX of a MatMul by a constant weight reads the weight through a view, so ORT fuses the transpose into
+    /// the MatMul (FusedMatMul transB) instead of constant-folding a transposed copy of every weight. Right
+    /// for CUDA (one copy of the weights in device memory); on CPU ORT prepacks both forms and the folded
+    /// copy measured faster, so it is off by default.
+    /// </summary>
+    public bool WeightTransposeViews { get; init; }
 }

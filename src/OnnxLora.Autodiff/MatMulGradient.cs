@@ -63,10 +63,15 @@ internal static class MatMulGradient
         {
             var perm = Enumerable.Range(0, r).Select(i => (long)i).ToArray();
             (perm[r - 2], perm[r - 1]) = (perm[r - 1], perm[r - 2]);
-            // one transpose per weight, however many MatMuls read it (a chunked LM head)
-            return g.B.Graph.IsInitializer(x)
-                ? g.Shared("Transpose:" + x, () => g.B.Transpose(x, perm))
-                : g.B.Transpose(x, perm);
+            if (g.Options.WeightTransposeViews && g.B.Graph.IsInitializer(x))
+            {
+                // Transpose(weight) would be constant-folded by ORT into a transposed copy of every frozen
+                // weight. Through a view it stays a runtime Transpose, which ORT fuses into the MatMul
+                // (FusedMatMul transB): no copy is stored and none is made per step.
+                var w = x;
+                x = g.Shared("View:" + w, () => Rematerializer.OrderedView(g.B, w, g.GY));
+            }
+            return g.B.Transpose(x, perm);
         }
         // X (...,M,K) → (P',M,K) → (P',K,M) → (...,K,M)
         var batch = g.B.Shape(x, 0, -2);

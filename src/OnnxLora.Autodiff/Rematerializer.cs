@@ -91,11 +91,20 @@ internal sealed class Rematerializer(Graph graph, Dictionary<string, Node> produ
         }
         if (!_views.TryGetValue((value, trigger), out var view))
         {
-            var zero = b.Mul(b.Op("Size", trigger), b.ScalarI64(0));
-            view = b.Op("Reshape", [value, b.Add(b.Shape(value), zero)], ("allowzero", 1L));
+            view = OrderedView(b, value, trigger);
             shapes.Alias(view, value);
             _views[(value, trigger)] = view;
         }
         return view;
+    }
+
+    /// <summary>
+    /// <paramref name="value"/> itself (a free Reshape alias) that ORT can neither compute before
+    /// <paramref name="trigger"/> exists nor constant-fold: Reshape(x, Shape(x) + 0·Size(trigger)).
+    /// </summary>
+    public static string OrderedView(GraphBuilder b, string value, string trigger)
+    {
+        var zero = b.Mul(b.Op("Size", trigger), b.ScalarI64(0));
+        return b.Op("Reshape", [value, b.Add(b.Shape(value), zero)], ("allowzero", 1L));
     }
 }

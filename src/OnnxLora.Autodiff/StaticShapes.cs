@@ -15,7 +15,7 @@ internal sealed class StaticShapes
 
     private static readonly HashSet<string> s_broadcasting = new(StringComparer.Ordinal)
     {
-        "Add", "Sub", "Mul", "Div", "Pow", "Where", "Max", "Min", "Equal", "And", "Or", "Xor",
+        "Add", "Sub", "Mul", "Div", "Pow", "Where", "Max", "Min", "Sum", "Equal", "And", "Or", "Xor",
         "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
     };
 
@@ -172,6 +172,8 @@ internal sealed class StaticShapes
                 "Gather" => GatherShape(node),
                 "Range" => RangeShape(node),
                 "Reshape" => ReshapeShape(node),
+                "SoftmaxCrossEntropyLoss" or "NegativeLogLikelihoodLoss" when node.GetString("reduction") is not "none" => [],
+                "Expand" => Broadcast([Of(node.Input(0)), Ints(node.Input(1))?.Select(v => (Dim)v).ToArray() ?? _shapeValues.GetValueOrDefault(node.Input(1))]),
                 "ReduceSum" or "ReduceMean" => ReduceShape(node),
                 "Unsqueeze" => UnsqueezeShape(node),
                 "Slice" => SliceShape(node),

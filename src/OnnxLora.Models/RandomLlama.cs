@@ -1,7 +1,8 @@
 // Writes a random-init Hugging Face Llama checkpoint folder (config.json + model.safetensors),
 // initialised as transformers does: projections and embeddings N(0, 0.02), RMSNorm weights 1.
-// Each tensor draws from its own stream seeded by (seed, name), so the output is deterministic
-// and tensors are generated one at a time while the file streams. It does not write a tokenizer.
+// Each tensor draws from its own streams seeded by (seed, name, block of 4M values), so the output is
+// deterministic; blocks are generated in parallel and tensors one at a time while the file streams.
+// It does not write a tokenizer.
 using System.Buffers.Binary;
 using System.Text.Json;
 using OnnxLora.Onnx.Safetensors;
@@ -13,7 +14,7 @@ public static class RandomLlama
     public const double InitStd = 0.02;
 
     /// <summary>Preset names understood by <see cref="Preset"/>.</summary>
-    public static readonly string[] Presets = ["tiny", "bench-58m", "llama-3.2-1b"];
+    public static readonly string[] Presets = ["tiny", "bench-58m", "llama-3.2-1b", "llama-3-8b"];
 
     /// <summary>"tiny" (vocab of the embedded tokenizer; quickstart) or "bench-58m" (benchmarks).</summary>
     public static LlamaConfig Preset(string name) => name switch
@@ -61,6 +62,20 @@ public static class RandomLlama
             BosTokenId = 128000,
             EosTokenIds = [128001],
         },
+        "llama-3-8b" => new LlamaConfig
+        {
+            VocabSize = 128256,
+            HiddenSize = 4096,
+            IntermediateSize = 14336,
+            NumHiddenLayers = 32,
+            NumAttentionHeads = 32,
+            NumKeyValueHeads = 8,
+            HeadDim = 128,
+            MaxPositionEmbeddings = 8192,
+            RopeTheta = 500000,
+            BosTokenId = 128000,
+            EosTokenIds = [128001],
+        },
         _ => throw new ArgumentException($"unknown preset '{name}' ({string.Join(", ", Presets)})"),
     };
 
@@ -89,38 +104,79 @@ public static class RandomLlama
         }
     }
 
-    /// <summary>Writes config.json and model.safetensors (fp32) into <paramref name="dir"/>.</summary>
-    public static void Write(string dir, LlamaConfig config, int seed)
+    /// <summary>Writes config.json and model.safetensors (fp32, or bf16 for big presets) into <paramref name="dir"/>.</summary>
+    public static void Write(string dir, LlamaConfig config, int seed, SafetensorsDType dtype = SafetensorsDType.F32)
     {
+        if (dtype is not (SafetensorsDType.F32 or SafetensorsDType.BF16))
+        {
+            throw new ArgumentException($"random weights are written as F32 or BF16, not {dtype}");
+        }
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"),
             config.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        var tensors = TensorShapes(config).Select(t => new SafetensorsStreamedTensor(t.Name, SafetensorsDType.F32, t.Shape,
-            stream => WriteTensor(stream, t.Name, t.Shape, t.IsNorm, seed)));
+        var tensors = TensorShapes(config).Select(t => new SafetensorsStreamedTensor(t.Name, dtype, t.Shape,
+            stream => WriteTensor(stream, t.Name, t.Shape, t.IsNorm, seed, dtype)));
         SafetensorsWriter.WriteStreaming(Path.Combine(dir, "model.safetensors"), tensors,
             new Dictionary<string, string> { ["format"] = "pt", ["producer"] = $"onnxlora RandomLlama seed {seed}" });
     }
 
-    private static void WriteTensor(Stream stream, string name, long[] shape, bool isNorm, int seed)
+    /// <summary>Values per independently seeded block: blocks are generated in parallel (an 8B model in seconds, not minutes).</summary>
+    private const int BlockSize = 1 << 22;
+
+    private static void WriteTensor(Stream stream, string name, long[] shape, bool isNorm, int seed, SafetensorsDType dtype)
     {
         long n = shape.Aggregate(1L, (a, b) => a * b);
-        var rng = new Random(TensorSeed(seed, name));
-        const int chunk = 1 << 16;
-        var values = new float[chunk];
-        var bytes = new byte[chunk * sizeof(float)];
-        for (long done = 0; done < n; done += chunk)
+        int size = dtype == SafetensorsDType.F32 ? sizeof(float) : sizeof(ushort);
+        int tensorSeed = TensorSeed(seed, name);
+        long blocks = (n + BlockSize - 1) / BlockSize;
+        int lanes = (int)Math.Min(blocks, Environment.ProcessorCount);
+        var buffers = Enumerable.Range(0, lanes).Select(_ => new byte[BlockSize * size]).ToArray();
+        var lengths = new int[lanes];
+        for (long first = 0; first < blocks; first += lanes)
         {
-            int count = (int)Math.Min(chunk, n - done);
-            for (int i = 0; i < count; i++)
+            int count = (int)Math.Min(lanes, blocks - first);
+            Parallel.For(0, count, j =>
             {
-                values[i] = isNorm ? 1f : (float)(InitStd * Normal(rng));
-            }
-            for (int i = 0; i < count; i++)
+                long block = first + j;
+                lengths[j] = (int)Math.Min(BlockSize, n - block * BlockSize);
+                FillBlock(buffers[j], lengths[j], isNorm, dtype, block == 0 ? tensorSeed : BlockSeed(tensorSeed, block));
+            });
+            for (int j = 0; j < count; j++)
             {
-                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
+                stream.Write(buffers[j], 0, lengths[j] * size);
             }
-            stream.Write(bytes, 0, count * sizeof(float));
         }
+    }
+
+    // Block 0 continues the tensor's own seed, so tensors of one block keep the values they always had.
+    private static void FillBlock(byte[] bytes, int count, bool isNorm, SafetensorsDType dtype, int blockSeed)
+    {
+        var rng = new Random(blockSeed);
+        for (int i = 0; i < count; i++)
+        {
+            float v = isNorm ? 1f : (float)(InitStd * Normal(rng));
+            if (dtype == SafetensorsDType.F32)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), v);
+            }
+            else
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(i * sizeof(ushort)), OnnxLora.Onnx.Ir.ElementConversion.ToBFloat16Bits(BitConverter.SingleToUInt32Bits(v)));
+            }
+        }
+    }
+
+    private static int BlockSeed(int tensorSeed, long block) => (int)((uint)HashCombine(tensorSeed, block) & 0x7fffffff);
+
+    // FNV-1a style mixing of a block index into a seed (deterministic across processes, unlike HashCode)
+    private static uint HashCombine(int seed, long block)
+    {
+        uint h = 2166136261u ^ (uint)seed;
+        for (int k = 0; k < 8; k++)
+        {
+            h = (h ^ (uint)((block >> (8 * k)) & 0xff)) * 16777619u;
+        }
+        return h;
     }
 
     // Box-Muller on System.Random's seeded (stable across .NET versions) generator.

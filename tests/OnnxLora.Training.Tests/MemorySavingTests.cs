@@ -15,7 +15,7 @@ namespace OnnxLora.Training.Tests;
 
 public sealed class MemorySavingTests
 {
-    /// <summary>Chunked vs one-piece loss: only the summation order of the per-token losses differs.</summary>
+    /// <summary>Chunked vs one-piece loss, or fused vs folded weight transposes: only summation order differs.</summary>
     private const double ChunkedRelativeTolerance = 1e-5;
 
     private const string GradScope = "/grad/";
@@ -45,6 +45,25 @@ public sealed class MemorySavingTests
             double scale = Math.Max(values.Max(Math.Abs), 1e-30);
             double err = values.Zip(chunked[name], (a, b) => (double)Math.Abs(a - b)).Max();
             Assert.True(err / scale <= ChunkedRelativeTolerance, $"{name}: max|Δ| {err:E2} relative {err / scale:E2} with {chunks} chunks");
+        }
+    }
+
+    [Fact]
+    public void CudaLayoutReadsWeightsThroughViewsAndGivesTheSameGradientsOnCpu()
+    {
+        using (var source = ModelSource.Resolve(Fixture.Base))
+        {
+            var graph = Build(source, new TrainingGraphOptions { Device = "cuda" }).Model.Graph;
+            // a Transpose of an initializer is what ORT would fold into a second, transposed copy of the weight
+            Assert.DoesNotContain(graph.Nodes, n => n.OpType == "Transpose" && graph.IsInitializer(n.Input(0)));
+        }
+        var cpu = Run(new TrainingGraphOptions());
+        var cuda = Run(new TrainingGraphOptions { Device = "cuda" });
+        foreach (var (name, values) in cpu)
+        {
+            double scale = Math.Max(values.Max(Math.Abs), 1e-30);
+            double err = values.Zip(cuda[name], (a, b) => (double)Math.Abs(a - b)).Max();
+            Assert.True(err / scale <= ChunkedRelativeTolerance, $"{name}: max|Δ| {err:E2} relative {err / scale:E2}");
         }
     }
 

@@ -31,18 +31,21 @@ var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base 
 if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
 {
     var sw0 = Stopwatch.StartNew();
-    RandomLlama.Write(hfDir, RandomLlama.Preset(opts.Get("preset", "bench-58m")), seed);
+    // a bf16 benchmark gets a bf16 checkpoint: an 8B model is 16 GB on disk instead of 32
+    RandomLlama.Write(hfDir, RandomLlama.Preset(opts.Get("preset", "bench-58m")), seed,
+        dtype == "bfloat16" ? OnnxLora.Onnx.Safetensors.SafetensorsDType.BF16 : OnnxLora.Onnx.Safetensors.SafetensorsDType.F32);
     Console.Error.WriteLine($"wrote random model to {hfDir} in {sw0.Elapsed.TotalSeconds:F1}s");
 }
 
 // Device-wide GPU memory (NVML, as nvidia-smi's memory.used) sampled every 10 ms; baseline before ORT starts.
 using var gpu = device == "cuda" ? OnnxLora.Training.Runtime.GpuMemory.Open() : null;
 long gpuBaseline = gpu?.UsedBytes() ?? 0;
-using var source = ModelSource.Resolve(hfDir);
+// fp16/bf16 import straight from the checkpoint; fp32 through ModelSource (which imports a Hugging Face folder once)
+using var source = dtype == "float32" ? ModelSource.Resolve(hfDir) : null;
 var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..8]);
 try
 {
-    var modelPath = source.ModelPath;
+    var modelPath = source?.ModelPath ?? "";
     if (dtype != "float32")
     {
         var et = dtype switch { "float16" => ElementType.Float16, "bfloat16" => ElementType.BFloat16, _ => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{dtype}'") };
@@ -51,8 +54,8 @@ try
     }
     var options = mode switch
     {
-        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits },
-        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits },
+        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device },
+        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device },
         _ => throw new ArgumentException($"--mode lora|full, got '{mode}'"),
     };
     var sw = Stopwatch.StartNew();

@@ -36,5 +36,11 @@ public sealed record TrainingGraphOptions
     /// <summary>Recompute each loss chunk's logits in the backward pass instead of keeping them (one more LM-head MatMul per step).</summary>
     public bool RecomputeLogits { get; init; }
 
+    /// <summary>
+    /// Device the graphs are built for (cpu | cuda). On cuda a frozen weight's gradient MatMul reads the
+    /// weight through a view (no transposed copy of the weights in device memory; see GradientOptions).
+    /// </summary>
+    public string Device { get; init; } = "cpu";
+
     public const string LossScaleInput = "loss_scale";
 }

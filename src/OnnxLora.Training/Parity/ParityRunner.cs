@@ -124,7 +124,7 @@ public static class ParityRunner
     {
         var traj = TrajectoryFile.Load(o.Trajectory!);
         var dir = Path.Combine(work, "trajectory");
-        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits };
+        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Device };
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);
         var initial = artifacts.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);

@@ -67,6 +67,7 @@ public sealed class Trainer
                 Recompute = c.Memory.RecomputeAttention,
                 LossChunks = c.Memory.LossChunks,
                 RecomputeLogits = c.Memory.RecomputeLogits,
+                Device = c.Device,
             }, c.ToAdamWOptions());
         var initial = InitialValues(artifacts, lora);
         long padId = tokenizer.PadId ?? tokenizer.EosId ?? 0;
