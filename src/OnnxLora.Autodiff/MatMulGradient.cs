@@ -41,12 +41,12 @@ internal static class MatMulGradient
         if (rb is 1 or 2)
         {
             // A2 = A as (P,K).  B (K,N): dB = A2ᵀ (K,P) @ GY as (P,N).  B (K): dB = GY as (P) @ A2
-            var a2 = g.B.Reshape(a, g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [a], ("start", -1L))));
+            var a2 = g.B.Reshape(a, Flat2(g, a, g.Shapes.Of(g.Node.Input(0))));
             if (rb == 1)
             {
                 return g.B.MatMul(g.B.Reshape(gy, -1), a2);
             }
-            return g.B.MatMul(g.B.Transpose(a2, 1, 0), g.B.Reshape(gy, g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [gy], ("start", -1L)))));
+            return g.B.MatMul(g.B.Transpose(a2, 1, 0), g.B.Reshape(gy, Flat2(g, gy, g.Shapes.Of(g.Node.Outputs[0]))));
         }
         if (ra == 1)
         {
@@ -55,6 +55,12 @@ internal static class MatMulGradient
         }
         return g.B.MatMul(TransposeLastTwo(g, a), gy);
     }
+
+    /// <summary>The shape [-1, last dim of x]: a constant when the last dim is known statically, else read at runtime.</summary>
+    private static string Flat2(GradientContext g, string x, OnnxLora.Onnx.Ir.Dim[]? shape) =>
+        shape is { Length: > 0 } s && s[^1].Value is { } last
+            ? g.B.Ints(-1, last)
+            : g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [x], ("start", -1L)));
 
     /// <summary>Swaps the last two axes: one Transpose when the rank is known, else via a rank-3 view.</summary>
     private static string TransposeLastTwo(GradientContext g, string x)
