@@ -62,4 +62,5 @@ for s in range(a.warmup + a.steps):
     print(f"peft {a.preset} step {s + 1} loss {loss.item():.4f} {dt:.3f}s", flush=True)
 tok_s = a.batch * a.seq * a.steps / timed
 print(f"RESULT impl=peft preset={a.preset} device=cuda dtype={a.dtype} batch={a.batch} seq={a.seq} "
-      f"tok_s={tok_s:.1f} step_s={timed / a.steps:.3f} max_mem_mb={torch.cuda.max_memory_allocated() / 2**20:.0f}")
+      f"tok_s={tok_s:.1f} step_s={timed / a.steps:.3f} max_mem_mb={torch.cuda.max_memory_allocated() / 2**20:.0f} "
+      f"max_reserved_mb={torch.cuda.max_memory_reserved() / 2**20:.0f}")
