@@ -23,7 +23,7 @@ internal static class ParityCommand
         var compare = new Option<bool>("--compare") { Description = "Print max abs errors against same-named tensors in the batch file" };
         var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits; when given, only these pairs are compared", AllowMultipleArgumentsPerToken = true };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
-        var lossChunks = new Option<int?>("--loss-chunks") { Description = "Trajectory: chunks of the loss along T (default: 8 for vocabularies ≥ 16384, else 1)" };
+        var lossChunks = new Option<int?>("--loss-chunks") { Description = "Trajectory: chunks of the loss along T (default: 8 on cuda for vocabularies ≥ 16384, else 1)" };
         var recomputeLogits = new Option<bool>("--recompute-logits") { Description = "Trajectory: recompute each loss chunk's logits in backward" };
         var cmd = new Command("parity", "Prove that our ONNX graphs compute what transformers/PEFT compute")
             { model, batch, output, adapter, trajectory, compare, refKey, device, lossChunks, recomputeLogits };

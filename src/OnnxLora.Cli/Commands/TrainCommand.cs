@@ -31,7 +31,7 @@ internal static class TrainCommand
             ("--max-grad-norm", "max_grad_norm", "Global-norm clip"), ("--seed", "seed", "Seed"), ("--eval-every", "eval_every", "Eval every N steps"),
             ("--save-every", "save_every", "Checkpoint every N steps"), ("--keep-last", "keep_last", "Checkpoints to keep"), ("--device", "device", "cpu|cuda"),
             ("--recompute-attention", "memory.recompute_attention", "Recompute attention probabilities in backward (true|false, default true)"),
-            ("--loss-chunks", "memory.loss_chunks", "Chunks of the loss along T (default 8 for vocab ≥ 16384, else 1)"),
+            ("--loss-chunks", "memory.loss_chunks", "Chunks of the loss along T (default: 8 on cuda for vocab ≥ 16384, else 1)"),
             ("--recompute-logits", "memory.recompute_logits", "Recompute loss-chunk logits in backward (true|false, default false)"),
         };
         var cmd = new Command("train", "Fine-tune a model with LoRA (or fully) on a JSONL dataset") { config, model, data, output, resume, set };

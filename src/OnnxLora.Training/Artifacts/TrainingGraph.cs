@@ -39,7 +39,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
             }
         }
         var logits = GenAiNames.Logits;
-        int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits));
+        int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == "cuda");
         var loss = CausalLmLoss.Add(g, logits, logitsType: computeType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();

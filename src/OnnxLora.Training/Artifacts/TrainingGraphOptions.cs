@@ -28,8 +28,8 @@ public sealed record TrainingGraphOptions
     public bool Recompute { get; init; } = true;
 
     /// <summary>
-    /// Chunks of the causal-LM loss along T (null: 8 for vocabularies of 16384 or more, else 1). Graphs that
-    /// output logits keep one chunk. See <see cref="OnnxLora.Autodiff.Loss.CausalLmLoss"/>.
+    /// Chunks of the causal-LM loss along T (null: on cuda 8 for vocabularies of 16384 or more, else 1). Graphs
+    /// that output logits keep one chunk. See <see cref="OnnxLora.Autodiff.Loss.CausalLmLoss"/>.
     /// </summary>
     public int? LossChunks { get; init; }
 

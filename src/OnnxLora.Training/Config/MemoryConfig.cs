@@ -8,7 +8,7 @@ public sealed record MemoryConfig
     /// <summary>Recompute each layer's attention probabilities in backward (no layers × T² storage).</summary>
     public bool RecomputeAttention { get; init; } = true;
 
-    /// <summary>Chunks of the loss along T; null picks 8 for vocabularies of 16384 or more, else 1.</summary>
+    /// <summary>Chunks of the loss along T; null picks 8 on cuda for vocabularies of 16384 or more, else 1.</summary>
     public int? LossChunks { get; init; }
 
     /// <summary>Recompute each loss chunk's logits in backward (less memory, one more LM-head MatMul per step).</summary>
