@@ -64,7 +64,7 @@ public sealed class MixedPrecisionTests
         var adapter = PeftAdapter.Load(Fixture.Adapter);
         var a = TrainingArtifacts.Generate(modelPath, work, new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossScaling = lossScaling }, traj.AdamW);
         var initial = a.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);
-        using var engine = new DeviceStepEngine(a.TrainingModelPath, a.OptimizerModelPath, a.AccumulateModelPath, a.Parameters, initial, "cpu", scaler);
+        using var engine = new DeviceStepEngine(a.TrainingModelPath, a.FlatOptimizerModelPath, a.FlatAccumulateModelPath, a.Parameters, initial, "cpu", scaler);
         var losses = new float[traj.Steps.Count];
         for (int s = 0; s < losses.Length; s++)
         {

@@ -21,6 +21,9 @@ public static class OptimizerNames
 
     public const string NewSuffix = ".new";
 
+    /// <summary>The one parameter of the flat optimizer graphs: every trainable value laid end to end.</summary>
+    public const string Flat = "flat";
+
     public static string Grad(string parameter) => parameter + "_grad";
 
     public static string ExpAvg(string parameter) => parameter + ".exp_avg";

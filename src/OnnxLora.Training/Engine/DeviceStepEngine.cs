@@ -22,10 +22,17 @@ public sealed class DeviceStepEngine : IStepEngine
     private readonly OrtIoBinding? _accumBinding;
     private readonly DeviceMemory _memory;
     private readonly IReadOnlyList<TrainableParameter> _params;
+    private readonly IReadOnlyList<FlatSegment> _segments;
     private readonly RunOptions _run = new();
-    // [0]/[1] ping-pong halves on the device: params, exp_avg, exp_avg_sq
+    // per segment: [0]/[1] ping-pong halves of params, exp_avg, exp_avg_sq; gradient, accumulator and its next value
     private readonly OrtValue[][] _p, _m, _v;
-    private readonly OrtValue[] _grad, _gradAcc, _gradAccNext;
+    private OrtValue[] _gradAcc, _gradAccNext;
+    private readonly OrtValue[] _grad;
+    // per parameter: views into the segments (the segment itself for a whole one)
+    private readonly OrtValue[][] _pView;
+    private OrtValue[] _gradAccView, _gradAccNextView;
+    private readonly OrtValue[] _gradView;
+    private readonly List<OrtValue> _ownedViews = [];
     // host scalars: inputs lr / grad_scale / step, outputs loss / grad_norm / finite
     private readonly float[] _lr = new float[1], _scale = new float[1], _norm = new float[1], _loss = new float[1];
     private readonly long[] _step = new long[1];
@@ -36,44 +43,44 @@ public sealed class DeviceStepEngine : IStepEngine
     private int _cur;
     private int _micro;
 
-    public DeviceStepEngine(string trainingModel, string optimizerModel, string? accumulateModel,
+    /// <param name="flatOptimizerModel">the artifacts' optimizer graph over <see cref="FlatLayout"/> segments.</param>
+    /// <param name="flatAccumulateModel">the accumulator graph over the same segments.</param>
+    public DeviceStepEngine(string trainingModel, string flatOptimizerModel, string? flatAccumulateModel,
         IReadOnlyList<TrainableParameter> parameters, IReadOnlyDictionary<string, float[]> initial, string device = "cpu",
         DynamicLossScaler? lossScaler = null)
     {
         _params = parameters;
+        _segments = FlatLayout.Of(parameters);
         _train = SessionFactory.Create(trainingModel, device);
-        _optim = SessionFactory.Create(optimizerModel, device);
-        _accum = accumulateModel is null ? null : SessionFactory.Create(accumulateModel, device);
+        _optim = SessionFactory.Create(flatOptimizerModel, device);
+        _accum = flatAccumulateModel is null ? null : SessionFactory.Create(flatAccumulateModel, device);
+        var missing = _segments.FirstOrDefault(seg => !_optim.InputMetadata.ContainsKey(seg.Name));
+        if (missing is not null)
+        {
+            throw new ArgumentException($"{flatOptimizerModel}: no input '{missing.Name}'; is it the flat optimizer graph of these parameters?");
+        }
         _memory = new DeviceMemory(device, _train);
         _trainBinding = _train.CreateIoBinding();
         _optimBinding = _optim.CreateIoBinding();
         _accumBinding = _accum?.CreateIoBinding();
-        int n = parameters.Count;
-        _p = [new OrtValue[n], new OrtValue[n]];
-        _m = [new OrtValue[n], new OrtValue[n]];
-        _v = [new OrtValue[n], new OrtValue[n]];
-        _grad = new OrtValue[n];
-        _gradAcc = new OrtValue[n];
-        _gradAccNext = new OrtValue[n];
-        for (int i = 0; i < n; i++)
+        foreach (var p in parameters)
         {
-            var shape = parameters[i].Shape;
-            long count = parameters[i].ElementCount;
-            if (!initial.TryGetValue(parameters[i].Name, out var init) || init.Length != count)
+            if (!initial.TryGetValue(p.Name, out var init) || init.Length != p.ElementCount)
             {
-                throw new ArgumentException($"no initial value of {count} elements for parameter '{parameters[i].Name}'");
+                throw new ArgumentException($"no initial value of {p.ElementCount} elements for parameter '{p.Name}'");
             }
-            var zeros = new float[count];
-            for (int h = 0; h < 2; h++)
-            {
-                _p[h][i] = Alloc(shape, h == 0 ? init : zeros);
-                _m[h][i] = Alloc(shape, zeros);
-                _v[h][i] = Alloc(shape, zeros);
-            }
-            _grad[i] = Alloc(shape, zeros);
-            _gradAcc[i] = Alloc(shape, zeros);
-            _gradAccNext[i] = Alloc(shape, zeros);
         }
+        _p = [Segments(), Segments()];
+        _m = [Segments(), Segments()];
+        _v = [Segments(), Segments()];
+        _grad = Segments();
+        _gradAcc = Segments();
+        _gradAccNext = Segments();
+        _pView = [Views(_p[0]), Views(_p[1])];
+        _gradView = Views(_grad);
+        _gradAccView = Views(_gradAcc);
+        _gradAccNextView = Views(_gradAccNext);
+        UploadAll(_p[0], initial);
         _lrValue = OrtValue.CreateTensorValueFromMemory(_lr, []);
         _scaleValue = OrtValue.CreateTensorValueFromMemory(_scale, []);
         _stepValue = OrtValue.CreateTensorValueFromMemory(_step, []);
@@ -109,10 +116,10 @@ public sealed class DeviceStepEngine : IStepEngine
         {
             b.BindInput(batch.Names[k], batch.Values[k]); // host → device once, by ORT's feed copy
         }
-        var target = _micro == 0 ? _gradAcc : _grad;
+        var target = _micro == 0 ? _gradAccView : _gradView;
         for (int i = 0; i < _params.Count; i++)
         {
-            b.BindInput(_params[i].Name, _p[_cur][i]);
+            b.BindInput(_params[i].Name, _pView[_cur][i]);
             b.BindOutput(OptimizerNames.Grad(_params[i].Name), target[i]);
         }
         if (_hasLossScaleInput)
@@ -140,19 +147,17 @@ public sealed class DeviceStepEngine : IStepEngine
         var b = _accumBinding;
         b.ClearBoundInputs();
         b.ClearBoundOutputs();
-        for (int i = 0; i < _params.Count; i++)
+        for (int k = 0; k < _segments.Count; k++)
         {
-            var acc = OptimizerNames.GradAccumulator(_params[i].Name);
-            b.BindInput(acc, _gradAcc[i]);
-            b.BindInput(OptimizerNames.Grad(_params[i].Name), _grad[i]);
-            b.BindOutput(OptimizerNames.Updated(acc), _gradAccNext[i]);
+            var acc = OptimizerNames.GradAccumulator(_segments[k].Name);
+            b.BindInput(acc, _gradAcc[k]);
+            b.BindInput(OptimizerNames.Grad(_segments[k].Name), _grad[k]);
+            b.BindOutput(OptimizerNames.Updated(acc), _gradAccNext[k]);
         }
         _accum.RunWithBinding(_run, b);
         b.SynchronizeBoundOutputs();
-        for (int i = 0; i < _params.Count; i++)
-        {
-            (_gradAcc[i], _gradAccNext[i]) = (_gradAccNext[i], _gradAcc[i]);
-        }
+        (_gradAcc, _gradAccNext) = (_gradAccNext, _gradAcc);
+        (_gradAccView, _gradAccNextView) = (_gradAccNextView, _gradAccView);
     }
 
     /// <summary>AdamW on the accumulated gradients divided by micro-batches × loss scale; overflowed steps are skipped.</summary>
@@ -175,16 +180,16 @@ public sealed class DeviceStepEngine : IStepEngine
         b.BindInput(OptimizerNames.GradScale, _scaleValue);
         b.BindOutput(OptimizerNames.GradNorm, _normValue);
         b.BindOutput(OptimizerNames.GradFinite, _finiteValue);
-        for (int i = 0; i < _params.Count; i++)
+        for (int k = 0; k < _segments.Count; k++)
         {
-            var p = _params[i].Name;
-            b.BindInput(p, _p[_cur][i]);
-            b.BindInput(OptimizerNames.Grad(p), _gradAcc[i]);
-            b.BindInput(OptimizerNames.ExpAvg(p), _m[_cur][i]);
-            b.BindInput(OptimizerNames.ExpAvgSq(p), _v[_cur][i]);
-            b.BindOutput(OptimizerNames.Updated(p), _p[next][i]);
-            b.BindOutput(OptimizerNames.Updated(OptimizerNames.ExpAvg(p)), _m[next][i]);
-            b.BindOutput(OptimizerNames.Updated(OptimizerNames.ExpAvgSq(p)), _v[next][i]);
+            var p = _segments[k].Name;
+            b.BindInput(p, _p[_cur][k]);
+            b.BindInput(OptimizerNames.Grad(p), _gradAcc[k]);
+            b.BindInput(OptimizerNames.ExpAvg(p), _m[_cur][k]);
+            b.BindInput(OptimizerNames.ExpAvgSq(p), _v[_cur][k]);
+            b.BindOutput(OptimizerNames.Updated(p), _p[next][k]);
+            b.BindOutput(OptimizerNames.Updated(OptimizerNames.ExpAvg(p)), _m[next][k]);
+            b.BindOutput(OptimizerNames.Updated(OptimizerNames.ExpAvgSq(p)), _v[next][k]);
         }
         _optim.RunWithBinding(_run, b);
         b.SynchronizeBoundOutputs();
@@ -207,36 +212,76 @@ public sealed class DeviceStepEngine : IStepEngine
 
     public void Restore(IReadOnlyDictionary<string, float[]> p, IReadOnlyDictionary<string, float[]> m, IReadOnlyDictionary<string, float[]> v, long step)
     {
-        for (int i = 0; i < _params.Count; i++)
-        {
-            var name = _params[i].Name;
-            _memory.Upload(p[name], _p[_cur][i]);
-            _memory.Upload(m[name], _m[_cur][i]);
-            _memory.Upload(v[name], _v[_cur][i]);
-        }
+        UploadAll(_p[_cur], p);
+        UploadAll(_m[_cur], m);
+        UploadAll(_v[_cur], v);
         _step[0] = step;
         _micro = 0;
     }
 
-    private Dictionary<string, float[]> Snapshot(OrtValue[] values)
+    /// <summary>One zero-filled device buffer per segment.</summary>
+    private OrtValue[] Segments() => _segments.Select(seg =>
+    {
+        var value = _memory.Allocate(TensorElementType.Float, seg.Shape);
+        _memory.Upload(new float[seg.ElementCount], value);
+        return value;
+    }).ToArray();
+
+    /// <summary>Per parameter: its view into <paramref name="segments"/>.</summary>
+    private OrtValue[] Views(OrtValue[] segments)
+    {
+        var views = new OrtValue[_params.Count];
+        for (int k = 0; k < _segments.Count; k++)
+        {
+            foreach (var (i, offset) in _segments[k].Members)
+            {
+                if (_segments[k].IsWhole)
+                {
+                    views[i] = segments[k];
+                }
+                else
+                {
+                    views[i] = _memory.View(segments[k], offset, _params[i].Shape);
+                    _ownedViews.Add(views[i]);
+                }
+            }
+        }
+        return views;
+    }
+
+    private void UploadAll(OrtValue[] segments, IReadOnlyDictionary<string, float[]> values)
+    {
+        for (int k = 0; k < _segments.Count; k++)
+        {
+            var host = new float[_segments[k].ElementCount];
+            foreach (var (i, offset) in _segments[k].Members)
+            {
+                values[_params[i].Name].CopyTo(host, offset);
+            }
+            _memory.Upload(host, segments[k]);
+        }
+    }
+
+    private Dictionary<string, float[]> Snapshot(OrtValue[] segments)
     {
         var d = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        for (int i = 0; i < _params.Count; i++)
+        for (int k = 0; k < _segments.Count; k++)
         {
-            d[_params[i].Name] = _memory.Download(values[i]);
+            var host = _memory.Download(segments[k]);
+            foreach (var (i, offset) in _segments[k].Members)
+            {
+                d[_params[i].Name] = host.AsSpan((int)offset, (int)_params[i].ElementCount).ToArray();
+            }
         }
         return d;
     }
 
-    private OrtValue Alloc(long[] shape, float[] initial)
-    {
-        var v = _memory.Allocate(TensorElementType.Float, shape);
-        _memory.Upload(initial, v);
-        return v;
-    }
-
     public void Dispose()
     {
+        foreach (var v in _ownedViews)
+        {
+            v.Dispose();
+        }
         foreach (var v in _p.Concat(_m).Concat(_v).SelectMany(h => h).Concat(_grad).Concat(_gradAcc).Concat(_gradAccNext))
         {
             v.Dispose();

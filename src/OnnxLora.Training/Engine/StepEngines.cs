@@ -8,6 +8,6 @@ public static class StepEngines
 {
     public static IStepEngine Create(TrainingArtifacts a, IReadOnlyDictionary<string, float[]> initial, string device, bool ioBinding = false) =>
         device == "cuda" || ioBinding
-            ? new DeviceStepEngine(a.TrainingModelPath, a.OptimizerModelPath, a.AccumulateModelPath, a.Parameters, initial, device)
+            ? new DeviceStepEngine(a.TrainingModelPath, a.FlatOptimizerModelPath, a.FlatAccumulateModelPath, a.Parameters, initial, device)
             : new StepEngine(a.TrainingModelPath, a.OptimizerModelPath, a.AccumulateModelPath, a.Parameters, initial, device);
 }

@@ -67,6 +67,23 @@ public sealed class DeviceMemory : IDisposable
         binding.SynchronizeBoundOutputs();
     }
 
+    /// <summary>
+    /// A float tensor of <paramref name="shape"/> over <paramref name="flat"/>'s memory from element <paramref name="offset"/>:
+    /// no copy, and it must not outlive <paramref name="flat"/>.
+    /// </summary>
+    public unsafe OrtValue View(OrtValue flat, long offset, long[] shape)
+    {
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        long total = flat.GetTensorTypeAndShape().ElementCount;
+        if (offset < 0 || offset + count > total)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"view [{offset}, {offset + count}) outside a tensor of {total} elements");
+        }
+        // the address only (device memory is never dereferenced here)
+        var start = (IntPtr)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(flat.GetTensorMutableRawData()));
+        return OrtValue.CreateTensorValueWithData(Info, TensorElementType.Float, shape, start + (nint)(offset * sizeof(float)), count * sizeof(float));
+    }
+
     /// <summary>Uploads host floats into a device tensor of the same element count.</summary>
     public void Upload(float[] host, OrtValue dst)
     {
