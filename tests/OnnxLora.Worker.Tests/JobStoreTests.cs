@@ -9,7 +9,9 @@ namespace OnnxLora.Worker.Tests;
 public abstract class JobStoreTests : IAsyncLifetime
 {
     private static readonly TimeSpan s_long = TimeSpan.FromMinutes(5);
-    private static readonly TimeSpan s_short = TimeSpan.FromMilliseconds(300);
+    // Long enough that a claim and the competing claim right after it cannot straddle the expiry on a
+    // busy 2-core CI machine (300 ms did once: the second claimer got the job).
+    private static readonly TimeSpan s_short = TimeSpan.FromMilliseconds(1500);
     private const string Spec = """{"kind":"noop"}""";
 
     private IJobStore? _store;
