@@ -33,7 +33,8 @@ public sealed record TrainingArtifacts(string Dir, IReadOnlyList<TrainableParame
         Directory.CreateDirectory(dir);
         var train = TrainingGraph.Build(ModelReader.Load(modelPath), options with { Training = true, OutputLogits = false });
         ArtifactWriter.Save(train.Model, Path.Combine(dir, TrainingModel));
-        var eval = TrainingGraph.Build(ModelReader.Load(modelPath), options with { Training = false, OutputLogits = true });
+        // loss only: the evaluator reads nothing else, and without a logits output the loss can be chunked
+        var eval = TrainingGraph.Build(ModelReader.Load(modelPath), options with { Training = false, OutputLogits = false });
         ArtifactWriter.Save(eval.Model, Path.Combine(dir, EvalModel));
         var specs = train.Parameters.Select(p => new ParameterSpec(p.Name, p.Shape)).ToList();
         ArtifactWriter.Save(OptimizerGraphBuilder.Build(specs, adamW), Path.Combine(dir, OptimizerModel));

@@ -21,7 +21,7 @@ public sealed record DatasetEvaluation(double Loss, int Examples, long Tokens)
         try
         {
             var graph = TrainingGraph.Build(Onnx.IO.ModelReader.Load(source.ModelPath),
-                new TrainingGraphOptions { Lora = adapter?.Settings, Training = false, OutputLogits = true });
+                new TrainingGraphOptions { Lora = adapter?.Settings, Training = false, Device = device });
             adapter?.CheckAgainst(graph.Targets, adapterDir!);
             var path = Path.Combine(work, TrainingArtifacts.EvalModel);
             ArtifactWriter.Save(graph.Model, path);
