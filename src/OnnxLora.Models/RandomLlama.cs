@@ -112,6 +112,7 @@ public static class RandomLlama
             throw new ArgumentException($"random weights are written as F32 or BF16, not {dtype}");
         }
         Directory.CreateDirectory(dir);
+        config = config with { TorchDtype = dtype == SafetensorsDType.BF16 ? "bfloat16" : "float32" }; // what the file holds
         File.WriteAllText(Path.Combine(dir, "config.json"),
             config.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         var tensors = TensorShapes(config).Select(t => new SafetensorsStreamedTensor(t.Name, dtype, t.Shape,

@@ -1,46 +1,66 @@
 // Where each GenAI-layout weight comes from in a HF Llama checkpoint, and how it is turned
 // around: projections are stored [out, in] by torch and [in, out] by GenAI, so they are
-// transposed while streaming. Shapes are checked against the config before anything is written.
+// transposed while streaming, a block at a time (working memory bounded, not one matrix). Shapes are checked against the config before anything is written.
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Models.Import;
 
 public sealed record HfWeightMapping(string Source, long[] SourceShape, bool Transpose)
 {
-    /// <summary>Streams the tensor into <paramref name="stream"/> in <paramref name="target"/> dtype (one matrix in memory).</summary>
+    /// <summary>Values converted per block: the importer's working memory stays near 10 bytes × this, whatever the matrix size.</summary>
+    public const int BlockValues = 1 << 24;
+
+    /// <summary>Source rows read per tile of a transposed block (contiguous writes of this many values).</summary>
+    private const int TileRows = 32;
+
+    /// <summary>Streams the tensor into <paramref name="stream"/> in <paramref name="target"/> dtype, a block at a time.</summary>
     public void WriteTo(IWeightSource source, ElementType target, Stream stream)
     {
         long n = Initializer.ElementCount(SourceShape);
-        var values = new float[n];
-        source.ReadFloat32(Source, values);
-        if (Transpose)
+        int size = target.SizeInBytes();
+        if (!Transpose)
         {
-            values = Transposed(values, (int)SourceShape[0], (int)SourceShape[1]);
-        }
-        var bytes = new byte[n * target.SizeInBytes()];
-        ElementConversion.FromFloat32(target, values, bytes);
-        stream.Write(bytes);
-    }
-
-    public static float[] Transposed(float[] m, int rows, int cols)
-    {
-        var t = new float[m.Length];
-        const int tile = 32;
-        for (int r0 = 0; r0 < rows; r0 += tile)
-        {
-            for (int c0 = 0; c0 < cols; c0 += tile)
+            var values = new float[(int)Math.Min(n, BlockValues)];
+            var bytes = new byte[values.Length * size];
+            for (long done = 0; done < n; done += values.Length)
             {
-                int r1 = Math.Min(rows, r0 + tile), c1 = Math.Min(cols, c0 + tile);
-                for (int r = r0; r < r1; r++)
+                int count = (int)Math.Min(values.Length, n - done);
+                source.ReadFloat32(Source, done, values.AsSpan(0, count));
+                ElementConversion.FromFloat32(target, values.AsSpan(0, count), bytes.AsSpan(0, count * size));
+                stream.Write(bytes, 0, count * size);
+            }
+            return;
+        }
+        // [rows, cols] → [cols, rows]: output row c is source column c. One block = the output rows of
+        // `width` source columns, gathered tile by tile of source rows so the writes stay contiguous.
+        long rows = SourceShape[0], cols = SourceShape[1];
+        int width = (int)Math.Clamp(BlockValues / rows, 1, cols);
+        var block = new float[width * rows];
+        var tile = new float[TileRows * width];
+        var output = new byte[block.Length * size];
+        for (long c0 = 0; c0 < cols; c0 += width)
+        {
+            int w = (int)Math.Min(width, cols - c0);
+            for (long r0 = 0; r0 < rows; r0 += TileRows)
+            {
+                int h = (int)Math.Min(TileRows, rows - r0);
+                for (int t = 0; t < h; t++)
                 {
-                    for (int c = c0; c < c1; c++)
+                    source.ReadFloat32(Source, (r0 + t) * cols + c0, tile.AsSpan(t * w, w));
+                }
+                for (int j = 0; j < w; j++)
+                {
+                    long at = j * rows + r0;
+                    for (int t = 0; t < h; t++)
                     {
-                        t[(long)c * rows + r] = m[(long)r * cols + c];
+                        block[at + t] = tile[t * w + j];
                     }
                 }
             }
+            int count = (int)(w * rows);
+            ElementConversion.FromFloat32(target, block.AsSpan(0, count), output.AsSpan(0, count * size));
+            stream.Write(output, 0, count * size);
         }
-        return t;
     }
 }
 

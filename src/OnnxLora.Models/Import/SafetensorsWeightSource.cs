@@ -35,11 +35,11 @@ public sealed class SafetensorsWeightSource : IWeightSource, IDisposable
     public ElementType ElementType(string name) =>
         (ElementType)_checkpoint.GetInfo(name).DType.ToOnnxDataType();
 
-    public void ReadFloat32(string name, Span<float> destination)
+    public void ReadFloat32(string name, long offset, Span<float> destination)
     {
         try
         {
-            _checkpoint.CopyAsFloat32(name, destination);
+            _checkpoint.CopyAsFloat32(name, offset, destination);
         }
         catch (SafetensorsFormatException e)
         {

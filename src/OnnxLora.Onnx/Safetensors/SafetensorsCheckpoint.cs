@@ -105,6 +105,13 @@ public sealed class SafetensorsCheckpoint : IDisposable
         shard.CopyAsFloat32(info, destination);
     }
 
+    /// <summary>Elements [offset, offset + destination.Length) of one tensor as float32 (see SafetensorsFile).</summary>
+    public void CopyAsFloat32(string name, long offset, Span<float> destination)
+    {
+        (SafetensorsFile shard, SafetensorsTensorInfo info) = Resolve(name);
+        shard.CopyAsFloat32(info, offset, destination);
+    }
+
     public long[] ReadInt64(string name)
     {
         (SafetensorsFile shard, _) = Resolve(name);

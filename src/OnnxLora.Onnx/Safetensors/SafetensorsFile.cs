@@ -190,6 +190,28 @@ public sealed unsafe class SafetensorsFile : IDisposable
         SafetensorsConvert.ToFloat32(info.DType, GetBytes(info), destination);
     }
 
+    /// <summary>
+    /// Converts elements [<paramref name="offset"/>, offset + destination.Length) of the tensor (row-major) to float32:
+    /// a block of a tensor of any size, so callers can stream matrices larger than a span or than memory allows.
+    /// </summary>
+    internal void CopyAsFloat32(SafetensorsTensorInfo info, long offset, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!SafetensorsConvert.CanConvertToFloat32(info.DType))
+        {
+            throw new InvalidOperationException(
+                $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': is {info.DType.ToHeaderString()}, not a float type");
+        }
+        if (offset < 0 || offset + destination.Length > info.ElementCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset),
+                $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': elements [{offset}, {offset + destination.Length}) outside its {info.ElementCount}");
+        }
+        int size = info.DType.ElementSize();
+        var bytes = new ReadOnlySpan<byte>(_base + info.Offset + offset * size, destination.Length * size);
+        SafetensorsConvert.ToFloat32(info.DType, bytes, destination);
+    }
+
     private int CheckedElementCount(SafetensorsTensorInfo info)
     {
         long count = info.ElementCount;
