@@ -1,0 +1,88 @@
+// activation-memory: what our LoRA training graph keeps from forward for backward (SavedActivations)
+// for a preset shape, with each memory saver switched on in turn, plus the weights the device holds.
+// No weights are written or read: the graph is built from the config alone, so a Llama-3-8B report
+// takes seconds on a laptop. The saved set is a floor under the step's peak (transients come on top).
+// Usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16] [--device cuda] [--top N]
+using System.Globalization;
+using OnnxLora.Autodiff;
+using OnnxLora.Models;
+using OnnxLora.Models.Import;
+using OnnxLora.Onnx.Ir;
+using OnnxLora.Rewrite.Lora;
+using OnnxLora.Training.Artifacts;
+
+var opts = new Dictionary<string, string>(StringComparer.Ordinal);
+for (int i = 0; i + 1 < args.Length; i += 2)
+{
+    if (!args[i].StartsWith("--", StringComparison.Ordinal))
+    {
+        Console.Error.WriteLine($"error: expected --name value, got '{args[i]}'");
+        return 2;
+    }
+    opts[args[i][2..]] = args[i + 1];
+}
+if (args.Contains("--help") || args.Length % 2 != 0)
+{
+    Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--top N]");
+    return args.Contains("--help") ? 0 : 2;
+}
+string Get(string k, string d) => opts.TryGetValue(k, out var v) ? v : d;
+var config = RandomLlama.Preset(Get("preset", "llama-3.2-1b"));
+long batch = long.Parse(Get("batch", "8"), CultureInfo.InvariantCulture), seq = long.Parse(Get("seq", "1024"), CultureInfo.InvariantCulture);
+var dtype = Get("dtype", "bfloat16") switch
+{
+    "float32" => ElementType.Float,
+    "float16" => ElementType.Float16,
+    "bfloat16" => ElementType.BFloat16,
+    var x => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{x}'"),
+};
+var device = Get("device", "cuda");
+var dims = new Dictionary<string, long> { ["batch_size"] = batch, ["sequence_length"] = seq, ["total_sequence_length"] = seq };
+
+Model Graph() => GenAiLlamaGraph.Build(config, dtype, (name, shape) => new Initializer(name, dtype, shape,
+    TensorData.FromGenerator(Initializer.ElementCount(shape) * dtype.SizeInBytes(),
+        _ => throw new InvalidOperationException("activation-memory builds graphs only; no weight is read"))));
+
+var variants = new (string Label, TrainingGraphOptions Options)[]
+{
+    ("nothing recomputed, 1 loss chunk", new() { Recompute = false, LossChunks = 1 }),
+    ("recompute attention", new() { Recompute = true, LossChunks = 1 }),
+    ("+ 8 loss chunks, recompute logits", new() { Recompute = true, LossChunks = 8, RecomputeLogits = true }),
+};
+Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()} LoRA r16 on 7 projections, graphs for {device}");
+double gib = 1L << 30;
+foreach (var (label, o) in variants)
+{
+    var g = TrainingGraph.Build(Graph(), o with
+    {
+        Lora = new LoraSettings { Rank = 16, Alpha = 32 },
+        LossScaling = dtype != ElementType.Float,
+        Device = device,
+    });
+    var saved = SavedActivations.Of(g.Model, dims);
+    var byKind = saved.Tensors.GroupBy(t => Kind(t.Producer)).OrderByDescending(k => k.Sum(t => t.Bytes))
+        .Select(k => $"{k.Key} {k.Sum(t => t.Bytes) / gib:F2}");
+    long weights = g.Model.Graph.Initializers.Values.Sum(i => i.ElementCountValue * i.Type.SizeInBytes());
+    // a Transpose of a weight is folded by ORT into a second, transposed copy of it
+    long copies = g.Model.Graph.Nodes.Where(n => n.OpType == "Transpose" && g.Model.Graph.IsInitializer(n.Input(0)))
+        .Select(n => n.Input(0)).Distinct().Sum(w => g.Model.Graph.Initializers[w].ElementCountValue * g.Model.Graph.Initializers[w].Type.SizeInBytes());
+    Console.WriteLine($"  {label,-34} saved {saved.TotalBytes / gib,7:F2} GiB ({string.Join(", ", byKind)})" +
+        $"  weights {weights / gib:F2} GiB + folded transposes {copies / gib:F2} GiB" +
+        (saved.Unsized.Count > 0 ? $"  [{saved.Unsized.Count} unsized: {string.Join(", ", saved.Unsized.Take(3))}]" : ""));
+    if (opts.TryGetValue("top", out var top))
+    {
+        foreach (var t in saved.Tensors.OrderByDescending(t => t.Bytes).Take(int.Parse(top, CultureInfo.InvariantCulture)))
+        {
+            Console.WriteLine($"      {t.Bytes / (double)(1 << 20),9:F1} MiB  {t.Type.OnnxName(),-8} [{string.Join(",", t.Shape)}]  {t.Name}");
+        }
+    }
+}
+return 0;
+
+static string Kind(string producer) =>
+    producer.StartsWith("/loss/", StringComparison.Ordinal) ? "loss"
+    : producer.Contains("/attn/", StringComparison.Ordinal) || producer.Contains("self_attn", StringComparison.Ordinal) ? "attention"
+    : producer.Contains("/mlp/", StringComparison.Ordinal) || producer.Contains(".mlp.", StringComparison.Ordinal) ? "mlp"
+    : producer.Contains("layernorm", StringComparison.Ordinal) || producer.Contains("norm", StringComparison.Ordinal) ? "norm"
+    : producer.Contains("/lora/", StringComparison.Ordinal) ? "lora"
+    : "other";
