@@ -58,6 +58,8 @@ public static class GradientRules
         // Y = ReduceSum(X, axes) / ReduceMean(X, axes)
         ["ReduceSum"] = static g => [ReduceGradient.OfSum(g), null],
         ["ReduceMean"] = static g => [ReduceGradient.OfMean(g), null],
+        // Y = ReduceSumSquare(X, axes)
+        ["ReduceSumSquare"] = static g => [ReduceGradient.OfSumSquare(g), null],
         // Y = A @ B
         ["MatMul"] = static g => [g.Need(0, () => MatMulGradient.OfA(g)), g.Need(1, () => MatMulGradient.OfB(g))],
         // Y = Transpose(X, perm);  dX = Transpose(GY, perm⁻¹)  (no perm: reversal, its own inverse)
@@ -118,8 +120,29 @@ public static class GradientRules
 
     private static string SumOverAxis(GradientContext g, string x) => g.B.ReduceSum(x, [g.Int("axis", -1)], keepDims: true);
 
-    // allowzero: X's shape taken literally (a 0 in it is an empty axis, not "copy GY's dim")
-    private static string ReshapeBack(GradientContext g) => g.B.Op("Reshape", [g.GY, g.B.Shape(g.I(0))], ("allowzero", 1L));
+    // dX = Reshape(GY, Shape(X)). When X's shape is known statically — each dim a value or the same symbol at the
+    // same position of Y — the target is a constant with 0 = "copy GY's dim": Shape(X) would keep X alive until
+    // the backward pass only for its shape. Otherwise allowzero: X's runtime shape taken literally.
+    private static string ReshapeBack(GradientContext g)
+    {
+        var x = g.Shapes.Of(g.Node.Input(0));
+        var y = g.Shapes.Of(g.Node.Outputs[0]);
+        if (x is not null && y is not null && x.All(d => d.Value is null or > 0))
+        {
+            var target = new long[x.Length];
+            bool ok = true;
+            for (int i = 0; i < x.Length && ok; i++)
+            {
+                target[i] = x[i].Value ?? (i < y.Length && StaticShapes.SameDim(x[i], y[i]) ? 0 : -2);
+                ok = target[i] != -2;
+            }
+            if (ok)
+            {
+                return g.B.Reshape(g.GY, target);
+            }
+        }
+        return g.B.Op("Reshape", [g.GY, g.B.Shape(g.I(0))], ("allowzero", 1L));
+    }
 
     private static long[] Inverse(long[] perm)
     {

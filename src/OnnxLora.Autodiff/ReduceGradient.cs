@@ -1,4 +1,4 @@
-// Gradients of ReduceSum and ReduceMean: the arriving gradient is given back the reduced axes
+// Gradients of ReduceSum, ReduceMean and ReduceSumSquare: the arriving gradient is given back the reduced axes
 // (Unsqueeze when keepdims=0) and expanded to Shape(X). Axes come from the input (opset 18)
 // or, for older models, the attribute; no axes means all axes (or identity with noop_with_empty_axes).
 namespace OnnxLora.Autodiff;
@@ -15,6 +15,10 @@ internal static class ReduceGradient
         var sizeY = g.B.Cast(g.B.Op("Size", g.O(0)), Onnx.Ir.ElementType.Float);
         return g.Div(OfSum(g), g.Div(sizeX, sizeY));
     }
+
+    // Y = ReduceSumSquare(X, axes, keepdims) = Σ X²;  dX = 2 · X · GY, GY (axes kept) broadcasting over the reduced axes.
+    // Reads X, not Y or Shape(X): nothing but X is kept for it.
+    public static string OfSumSquare(GradientContext g) => g.Mul(g.Mul(WithKeptAxes(g), g.I(0)), g.Scalar(2f));
 
     private static string WithKeptAxes(GradientContext g)
     {

@@ -11,7 +11,11 @@ internal static class ShapeGradient
     public static string?[] OfConcat(GradientContext g)
     {
         long axis = g.Int("axis", 0);
-        var sizes = g.B.Concat(0, [.. Enumerable.Range(0, g.InputCount).Select(k => SizeAlong(g.B, g.I(k), axis))]);
+        // static sizes when every input's extent is known: Shape(Xk) would keep each Xk alive until backward
+        var known = Enumerable.Range(0, g.InputCount).Select(k => StaticExtent(g, g.Node.Input(k), axis)).ToArray();
+        var sizes = known.All(e => e is not null)
+            ? g.B.Ints([.. known.Select(e => e!.Value)])
+            : g.B.Concat(0, [.. Enumerable.Range(0, g.InputCount).Select(k => SizeAlong(g.B, g.I(k), axis))]);
         var parts = g.B.Node("Split", [g.GY, sizes], g.InputCount, "", ("axis", axis));
         return [.. parts.Select((p, k) => g.Requires(k) ? p : null)];
     }
@@ -59,6 +63,9 @@ internal static class ShapeGradient
         var zeros = b.Op("ConstantOfShape", b.Shape(g.I(0)));
         return b.Op("ScatterND", [zeros, b.Unsqueeze(idx, -1), g.GY], ("reduction", "add"));
     }
+
+    private static long? StaticExtent(GradientContext g, string x, long axis) =>
+        g.Shapes.Of(x) is { } s && (axis < 0 ? axis + s.Length : axis) is var a && a >= 0 && a < s.Length ? s[(int)a].Value : null;
 
     private static string SizeAlong(GraphBuilder b, string x, long axis) =>
         axis == -1 ? b.Op("Shape", [x], ("start", -1L)) : b.Shape(x, axis, axis + 1);

@@ -103,6 +103,25 @@ public sealed class MemorySavingTests
         Assert.True(offenders.Count == 0, "CastLike reads forward values: " + string.Join(", ", offenders.Select(n => n.Input(1))));
     }
 
+    [Fact]
+    public void BackwardKeepsNoRecomputableValueAndLessThanWithoutRecomputation()
+    {
+        using var dir = new TempDir();
+        HfImporter.Import(Fixture.Base, dir["f16"], ElementType.Float16);
+        using var source = ModelSource.Resolve(dir["f16"]);
+        var dims = new Dictionary<string, long> { ["batch_size"] = 8, ["sequence_length"] = 1024, ["total_sequence_length"] = 1024 };
+        var lean = Build(source, new TrainingGraphOptions { LossChunks = 4, RecomputeLogits = true, LossScaling = true }).Model;
+        var kept = Build(source, new TrainingGraphOptions { Recompute = false, LossChunks = 1, LossScaling = true }).Model;
+        var saved = OnnxLora.Autodiff.SavedActivations.Of(lean, dims);
+        var producers = lean.Graph.ProducerIndex();
+        Assert.DoesNotContain(saved.Tensors, t => Recomputation.IsMarked(producers[t.Name]));
+        // SiLU's sigmoid and product, RMSNorm's square, attention's scores/probabilities: none of them kept
+        Assert.DoesNotContain(saved.Tensors, t => producers[t.Name].OpType is "Sigmoid" or "Softmax");
+        Assert.DoesNotContain(saved.Tensors, t => producers[t.Name] is { OpType: "Mul" } m && m.Input(0) == m.Input(1));
+        long before = OnnxLora.Autodiff.SavedActivations.Of(kept, dims).TotalBytes;
+        Assert.True(saved.TotalBytes * 3 < before, $"saved {saved.TotalBytes:N0} bytes with recomputation vs {before:N0} without");
+    }
+
     private static bool IsBackward(Node n) => n.Name.StartsWith(GradScope, StringComparison.Ordinal);
 
     /// <summary>True when some ancestor of <paramref name="node"/> is a backward node outside the recompute chains.</summary>

@@ -110,14 +110,14 @@ public sealed class AttentionLowering
         var (cos, sin) = PositionTables(b, n.Input(0), cosCache, sinCache, axisOfT: 1); // (T,d/2)
         q = Rotate(b, q, cos, sin, d);
         k = Rotate(b, k, cos, sin, d);
+        // The (B,H,T,T) chain and the repeated k/v are marked recomputable: training recomputes them from q,
+        // k, v and the mask in the backward pass instead of keeping each layer's copies alive until then.
+        var r = new GraphBuilder(b.Graph, b.Scope + Recomputation.Scope);
         if (h != kvh)
         {
-            k = RepeatKv(b, k, h, kvh, d);
-            v = RepeatKv(b, v, h, kvh, d);
+            k = RepeatKv(r, k, h, kvh, d);
+            v = RepeatKv(r, v, h, kvh, d);
         }
-        // The (B,H,T,T) chain is marked recomputable: training recomputes it from q, k and the mask in
-        // the backward pass instead of keeping each layer's probabilities alive until then.
-        var r = new GraphBuilder(b.Graph, b.Scope + Recomputation.Scope);
         // The scale goes on q (B,H,T,d), not on the (B,H,T,T) scores: one pass over T² less forward and
         // backward. Exact when the scale is a power of two (head dims 16, 64, 256); else within an ulp.
         q = b.Mul(q, Scalar(b, scale, computeType));

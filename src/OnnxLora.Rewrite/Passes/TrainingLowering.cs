@@ -16,6 +16,7 @@ public sealed class TrainingLowering
         bool modified = KvCacheRemoval.Run(model).Modified;
         modified |= AttentionLowering.Run(model, computeType: computeType).Modified;
         modified |= NormLowering.Run(model, computeType).Modified;
+        modified |= RecomputeMarking.Run(model).Modified;
         var left = model.Graph.Nodes.FirstOrDefault(n => (n.Domain.Length > 0 && n.Domain != "ai.onnx") || OrtOnlyDefaultDomainOps.Contains(n.OpType));
         if (left is not null)
         {
