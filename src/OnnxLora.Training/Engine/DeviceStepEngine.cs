@@ -32,7 +32,9 @@ public sealed class DeviceStepEngine : IStepEngine
     private readonly OrtValue[][] _pView;
     private OrtValue[] _gradAccView, _gradAccNextView;
     private readonly OrtValue[] _gradView;
-    private readonly List<OrtValue> _ownedViews = [];
+    // what backs the segments: flat buffers (shared segments, with views) and whole-parameter tensors
+    private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<OrtValue, DeviceMemory.FlatBuffer> _flatOf = new(ReferenceEqualityComparer.Instance);
     // host scalars: inputs lr / grad_scale / step, outputs loss / grad_norm / finite
     private readonly float[] _lr = new float[1], _scale = new float[1], _norm = new float[1], _loss = new float[1];
     private readonly long[] _step = new long[1];
@@ -222,12 +224,20 @@ public sealed class DeviceStepEngine : IStepEngine
     /// <summary>One zero-filled device buffer per segment.</summary>
     private OrtValue[] Segments() => _segments.Select(seg =>
     {
-        var value = _memory.Allocate(TensorElementType.Float, seg.Shape);
-        _memory.Upload(new float[seg.ElementCount], value);
-        return value;
+        if (seg.IsWhole)
+        {
+            var value = _memory.Allocate(TensorElementType.Float, seg.Shape);
+            _memory.Upload(new float[seg.ElementCount], value);
+            _owned.Add(value);
+            return value;
+        }
+        var flat = _memory.AllocateFlat(seg.ElementCount);
+        _owned.Add(flat);
+        _flatOf[flat.Tensor] = flat;
+        return flat.Tensor;
     }).ToArray();
 
-    /// <summary>Per parameter: its view into <paramref name="segments"/>.</summary>
+    /// <summary>Per parameter: its view into <paramref name="segments"/> (the segment itself for a whole one).</summary>
     private OrtValue[] Views(OrtValue[] segments)
     {
         var views = new OrtValue[_params.Count];
@@ -235,15 +245,7 @@ public sealed class DeviceStepEngine : IStepEngine
         {
             foreach (var (i, offset) in _segments[k].Members)
             {
-                if (_segments[k].IsWhole)
-                {
-                    views[i] = segments[k];
-                }
-                else
-                {
-                    views[i] = _memory.View(segments[k], offset, _params[i].Shape);
-                    _ownedViews.Add(views[i]);
-                }
+                views[i] = _segments[k].IsWhole ? segments[k] : _flatOf[segments[k]].View(offset, _params[i].Shape);
             }
         }
         return views;
@@ -278,13 +280,9 @@ public sealed class DeviceStepEngine : IStepEngine
 
     public void Dispose()
     {
-        foreach (var v in _ownedViews)
+        foreach (var o in _owned)
         {
-            v.Dispose();
-        }
-        foreach (var v in _p.Concat(_m).Concat(_v).SelectMany(h => h).Concat(_grad).Concat(_gradAcc).Concat(_gradAccNext))
-        {
-            v.Dispose();
+            o.Dispose();
         }
         foreach (var v in new[] { _lrValue, _scaleValue, _stepValue, _normValue, _finiteValue, _lossValue, _lossScaleValue })
         {

@@ -68,20 +68,51 @@ public sealed class DeviceMemory : IDisposable
     }
 
     /// <summary>
-    /// A float tensor of <paramref name="shape"/> over <paramref name="flat"/>'s memory from element <paramref name="offset"/>:
-    /// no copy, and it must not outlive <paramref name="flat"/>.
+    /// A float32 vector of <paramref name="elements"/> in this device's memory (zero-filled, at most 1 GiB), whose
+    /// address is known, so <see cref="FlatBuffer.View"/> can lay tensors over parts of it without copies.
     /// </summary>
-    public unsafe OrtValue View(OrtValue flat, long offset, long[] shape)
+    public FlatBuffer AllocateFlat(long elements)
     {
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        long total = flat.GetTensorTypeAndShape().ElementCount;
-        if (offset < 0 || offset + count > total)
+        long bytes = elements * sizeof(float);
+        if (elements <= 0 || bytes > 1L << 30)
         {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"view [{offset}, {offset + count}) outside a tensor of {total} elements");
+            throw new ArgumentOutOfRangeException(nameof(elements), $"a flat buffer holds 1 to 2^28 floats, not {elements}");
         }
-        // the address only (device memory is never dereferenced here)
-        var start = (IntPtr)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(flat.GetTensorMutableRawData()));
-        return OrtValue.CreateTensorValueWithData(Info, TensorElementType.Float, shape, start + (nint)(offset * sizeof(float)), count * sizeof(float));
+        var memory = Allocator.Allocate((uint)bytes);
+        var flat = new FlatBuffer(this, memory, elements);
+        Upload(new float[elements], flat.Tensor);
+        return flat;
+    }
+
+    /// <summary>Device memory owned by address (OrtAllocator.Allocate) with a [N] float tensor over it and views into it.</summary>
+    public sealed class FlatBuffer(DeviceMemory device, OrtMemoryAllocation memory, long elements) : IDisposable
+    {
+        private readonly List<OrtValue> _views = [];
+
+        public OrtValue Tensor { get; } = OrtValue.CreateTensorValueWithData(device.Info, TensorElementType.Float, [elements], memory.DangerousGetHandle(), elements * sizeof(float));
+
+        /// <summary>A float tensor of <paramref name="shape"/> from element <paramref name="offset"/>; disposed with the buffer.</summary>
+        public OrtValue View(long offset, long[] shape)
+        {
+            long count = shape.Aggregate(1L, (a, b) => a * b);
+            if (offset < 0 || offset + count > elements)
+            {
+                throw new ArgumentOutOfRangeException(nameof(offset), $"view [{offset}, {offset + count}) outside a buffer of {elements} floats");
+            }
+            var view = OrtValue.CreateTensorValueWithData(device.Info, TensorElementType.Float, shape, memory.DangerousGetHandle() + (nint)(offset * sizeof(float)), count * sizeof(float));
+            _views.Add(view);
+            return view;
+        }
+
+        public void Dispose()
+        {
+            foreach (var v in _views)
+            {
+                v.Dispose();
+            }
+            Tensor.Dispose();
+            memory.Dispose();
+        }
     }
 
     /// <summary>Uploads host floats into a device tensor of the same element count.</summary>
