@@ -32,5 +32,7 @@ i=0
 for part in "$stage"/app.tar.xz.*; do
   mkdir -p "$stage/part-$i"; mv "$part" "$stage/part-$i/"; i=$((i + 1))
 done
+# which sources the stage was built from: a later session can skip publishing when src/ and tools/ are unchanged
+git -C "$root" rev-parse HEAD > "$stage/COMMIT"
 du -sh "$stage"/part-* >&2
 echo "$i chunks: carry .stage/part-0 … .stage/part-$((i - 1)), one per call (tools/h200/README.md)" >&2
