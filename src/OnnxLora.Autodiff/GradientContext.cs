@@ -35,6 +35,9 @@ public sealed class GradientContext
 
     internal GradientOptions Options => _options;
 
+    /// <summary>The forward node producing <paramref name="value"/>, or null (graph input, initializer, unknown).</summary>
+    internal Node? Producer(string value) => _shapes.Producer(value);
+
     public Node Node { get; }
 
     public GraphBuilder B { get; }
@@ -47,6 +50,9 @@ public sealed class GradientContext
 
     /// <summary>Forward input i as the backward pass should read it (a recomputed copy where the forward value is not kept).</summary>
     public string I(int i) => _forward(Node.Input(i));
+
+    /// <summary>Any forward value as the backward pass should read it (a recomputed copy where it is not kept).</summary>
+    internal string Forward(string value) => _forward(value);
 
     /// <summary>Forward output i as the backward pass should read it (see <see cref="I"/>).</summary>
     public string O(int i) => i < Node.Outputs.Count ? _forward(Node.Outputs[i]) : "";

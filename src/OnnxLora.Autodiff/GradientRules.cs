@@ -58,8 +58,6 @@ public static class GradientRules
         // Y = ReduceSum(X, axes) / ReduceMean(X, axes)
         ["ReduceSum"] = static g => [ReduceGradient.OfSum(g), null],
         ["ReduceMean"] = static g => [ReduceGradient.OfMean(g), null],
-        // Y = ReduceSumSquare(X, axes)
-        ["ReduceSumSquare"] = static g => [ReduceGradient.OfSumSquare(g), null],
         // Y = A @ B
         ["MatMul"] = static g => [g.Need(0, () => MatMulGradient.OfA(g)), g.Need(1, () => MatMulGradient.OfB(g))],
         // Y = Transpose(X, perm);  dX = Transpose(GY, perm⁻¹)  (no perm: reversal, its own inverse)

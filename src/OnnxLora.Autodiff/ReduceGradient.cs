@@ -1,4 +1,4 @@
-// Gradients of ReduceSum, ReduceMean and ReduceSumSquare: the arriving gradient is given back the reduced axes
+// Gradients of ReduceSum and ReduceMean: the arriving gradient is given back the reduced axes
 // (Unsqueeze when keepdims=0) and expanded to Shape(X). Axes come from the input (opset 18)
 // or, for older models, the attribute; no axes means all axes (or identity with noop_with_empty_axes).
 namespace OnnxLora.Autodiff;
@@ -6,19 +6,38 @@ namespace OnnxLora.Autodiff;
 internal static class ReduceGradient
 {
     // Y = ReduceSum(X, axes, keepdims);  dX = Expand(GY with the axes kept, Shape(X))
-    public static string OfSum(GradientContext g) => g.B.Expand(WithKeptAxes(g), g.B.Shape(g.I(0)));
+    public static string OfSum(GradientContext g) => g.B.Expand(WithKeptAxes(g), g.B.Shape(ShapeDonor(g)));
 
     // Y = ReduceMean(X, axes, keepdims) = ReduceSum(...) * Size(Y) / Size(X)
     public static string OfMean(GradientContext g)
     {
-        var sizeX = g.B.Cast(g.B.Op("Size", g.I(0)), Onnx.Ir.ElementType.Float);
+        var sizeX = g.B.Cast(g.B.Op("Size", ShapeDonor(g)), Onnx.Ir.ElementType.Float);
         var sizeY = g.B.Cast(g.B.Op("Size", g.O(0)), Onnx.Ir.ElementType.Float);
         return g.Div(OfSum(g), g.Div(sizeX, sizeY));
     }
 
-    // Y = ReduceSumSquare(X, axes, keepdims) = Σ X²;  dX = 2 · X · GY, GY (axes kept) broadcasting over the reduced axes.
-    // Reads X, not Y or Shape(X): nothing but X is kept for it.
-    public static string OfSumSquare(GradientContext g) => g.Mul(g.Mul(WithKeptAxes(g), g.I(0)), g.Scalar(2f));
+    /// <summary>
+    /// A value provably of X's shape to read Shape/Size from. Reading X itself keeps X alive until the backward pass;
+    /// an input of X's elementwise producer with the same static shape is usually kept anyway (RMSNorm: mean(x·x)
+    /// reads the shape of x, not of the (B,T,D) square).
+    /// </summary>
+    private static string ShapeDonor(GradientContext g)
+    {
+        var x = g.Node.Input(0);
+        if (g.Shapes.Of(x) is { } xs && g.Producer(x) is { Domain: "" } p && ElementwiseSameShape.Contains(p.OpType))
+        {
+            foreach (var input in p.Inputs)
+            {
+                if (g.Shapes.Of(input) is { } s && s.Length == xs.Length && s.Zip(xs).All(d => StaticShapes.SameDim(d.First, d.Second)))
+                {
+                    return g.Forward(input);
+                }
+            }
+        }
+        return g.I(0);
+    }
+
+    private static readonly HashSet<string> ElementwiseSameShape = ["Mul", "Add", "Sub", "Div", "Neg", "Exp", "Sqrt", "Cast", "Sigmoid", "Tanh", "Pow"];
 
     private static string WithKeptAxes(GradientContext g)
     {

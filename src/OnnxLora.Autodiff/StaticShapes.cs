@@ -128,6 +128,13 @@ internal sealed class StaticShapes
         return type;
     }
 
+    /// <summary>The node producing a forward value, or null.</summary>
+    public Node? Producer(string value)
+    {
+        _producers ??= _graph.ProducerIndex();
+        return _producers.GetValueOrDefault(value);
+    }
+
     public int? Rank(string value) => _shapes.TryGetValue(value, out var s) ? s.Length : null;
 
     /// <summary>Same known size, or the same named symbol. Unknown dims are never equal.</summary>

@@ -13,8 +13,11 @@ namespace OnnxLora.Training.Tests;
 
 public sealed class MixedPrecisionTests
 {
-    /// <summary>fp16 weights and activations against the fp32 reference losses (observed max ≈ 3e-4).</summary>
-    private const double Fp16TrajectoryTolerance = 2e-3;
+    /// <summary>
+    /// fp16 weights and activations against the fp32 reference losses (observed max 4.7e-4). 1e-3 leaves room for
+    /// kernel differences and still catches a lowering that loses fp16 precision (one measured 1.8e-3).
+    /// </summary>
+    private const double Fp16TrajectoryTolerance = 1e-3;
 
     [Fact]
     public void Fp16BaseWithLossScalingTracksFp32Trajectory()

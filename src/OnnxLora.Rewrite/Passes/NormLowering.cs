@@ -63,25 +63,12 @@ public sealed class NormLowering
         return new PassResult(model, modified);
     }
 
-    /// <summary>
-    /// Emits y = w · x / sqrt(mean(x², -1) + eps) into <paramref name="output"/>. For training memory: mean(x²) is
-    /// ReduceSumSquare / D (its gradient reads only x, where ReduceMean(x·x) kept the (B,T,D) square alive), and
-    /// the float32 upcast of a 16-bit x is recomputable (backward keeps x, half the bytes).
-    /// </summary>
+    /// <summary>Emits y = w · x / sqrt(mean(x², -1) + eps) into <paramref name="output"/>.</summary>
     public static void Rms(GraphBuilder b, string x, string weight, float eps, ElementType computeType, string output)
     {
         bool cast = computeType != ElementType.Float;
-        var r = new GraphBuilder(b.Graph, b.Scope + Recomputation.Scope);
-        var xf = cast ? r.Cast(x, ElementType.Float) : x;
-        string meanSq;
-        if (b.Graph.Initializers.TryGetValue(weight, out var w) && w.Dims is [var d])
-        {
-            meanSq = b.Div(b.Op("ReduceSumSquare", [xf, b.Ints(-1)], ("keepdims", 1L)), b.Scalar(d)); // (B,T,1)
-        }
-        else
-        {
-            meanSq = b.ReduceMean(b.Mul(xf, xf), [-1], keepDims: true); // (B,T,1)
-        }
+        var xf = cast ? b.Cast(x, ElementType.Float) : x;
+        var meanSq = b.ReduceMean(b.Mul(xf, xf), [-1], keepDims: true); // (B,T,1)
         var inv = b.Reciprocal(b.Sqrt(b.Add(meanSq, b.Scalar(eps))));
         var normed = b.Mul(xf, inv); // (B,T,D)
         if (cast)
