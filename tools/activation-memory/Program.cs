@@ -66,7 +66,8 @@ foreach (var (label, o) in variants)
     // a Transpose of a weight is folded by ORT into a second, transposed copy of it
     long copies = g.Model.Graph.Nodes.Where(n => n.OpType == "Transpose" && g.Model.Graph.IsInitializer(n.Input(0)))
         .Select(n => n.Input(0)).Distinct().Sum(w => g.Model.Graph.Initializers[w].ElementCountValue * g.Model.Graph.Initializers[w].Type.SizeInBytes());
-    Console.WriteLine($"  {label,-34} saved {saved.TotalBytes / gib,7:F2} GiB ({string.Join(", ", byKind)})" +
+    var nodes = g.Model.Graph.Nodes;
+    Console.WriteLine($"  {label,-34} {nodes.Count,6:N0} nodes ({nodes.Count(n => n.OpType == "NonZero")} NonZero)  saved {saved.TotalBytes / gib,7:F2} GiB ({string.Join(", ", byKind)})" +
         $"  weights {weights / gib:F2} GiB + folded transposes {copies / gib:F2} GiB" +
         (saved.Unsized.Count > 0 ? $"  [{saved.Unsized.Count} unsized: {string.Join(", ", saved.Unsized.Take(3))}]" : ""));
     if (opts.TryGetValue("top", out var top))
