@@ -80,7 +80,7 @@ public static class GradientBuilder
         }
         // a recomputed value is ordered after the first gradient arriving here
         Func<string, string>? forward = remat is null ? null : v => remat.Map(v, () => outputGrads.FirstOrDefault(g => g is not null));
-        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, options.LowPrecision, forward, memo, options);
+        var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, options, forward, memo);
         var inputGrads = rule(context);
         bool broadcasting = Broadcasting.Ops.Contains(node.OpType);
         for (int i = 0; i < inputGrads.Length && i < node.Inputs.Count; i++)

@@ -12,17 +12,15 @@ public sealed class GradientContext
     private readonly Func<int, bool> _requires;
     private readonly StaticShapes _shapes;
 
-    private readonly bool _lowPrecision;
     private readonly Func<string, string> _forward;
     private readonly Dictionary<string, string> _memo;
     private readonly GradientOptions _options;
 
     internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, StaticShapes shapes,
-        bool lowPrecision = false, Func<string, string>? forward = null, Dictionary<string, string>? memo = null, GradientOptions? options = null)
+        GradientOptions options, Func<string, string>? forward = null, Dictionary<string, string>? memo = null)
     {
-        _options = options ?? new GradientOptions();
+        _options = options;
         _memo = memo ?? new Dictionary<string, string>(StringComparer.Ordinal);
-        _lowPrecision = lowPrecision;
         _forward = forward ?? (v => v);
         Node = node;
         B = builder;
@@ -110,7 +108,7 @@ public sealed class GradientContext
 
     /// <summary>A scalar constant typed like this node's gradient (float32 as is; fp16/bf16 graphs through CastLike).</summary>
     public string Scalar(float value) =>
-        _lowPrecision ? B.Op("CastLike", B.Scalar(value), GO(0) ?? O(0)) : B.Scalar(value);
+        _options.LowPrecision ? B.Op("CastLike", B.Scalar(value), GO(0) ?? O(0)) : B.Scalar(value);
 
     public string Add(string a, string b) => B.Add(a, b);
 

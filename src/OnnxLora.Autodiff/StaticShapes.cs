@@ -33,7 +33,7 @@ internal sealed class StaticShapes
     {
         "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Sqrt", "Exp", "Log", "Sigmoid", "Tanh", "Reciprocal", "Relu", "Erf",
         "Softmax", "LogSoftmax", "MatMul", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Concat",
-        "Split", "Slice", "Gather", "Identity", "Dropout", "Trilu", "ReduceSum", "ReduceMean", "ReduceSumSquare", "Max", "Min",
+        "Split", "Slice", "Gather", "Identity", "Dropout", "Trilu", "ReduceSum", "ReduceMean", "Max", "Min",
         "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss", "Sum",
     };
 
@@ -181,7 +181,7 @@ internal sealed class StaticShapes
                 "Reshape" => ReshapeShape(node),
                 "SoftmaxCrossEntropyLoss" or "NegativeLogLikelihoodLoss" when node.GetString("reduction") is not "none" => [],
                 "Expand" => Broadcast([Of(node.Input(0)), Ints(node.Input(1))?.Select(v => (Dim)v).ToArray() ?? _shapeValues.GetValueOrDefault(node.Input(1))]),
-                "ReduceSum" or "ReduceMean" or "ReduceSumSquare" => ReduceShape(node),
+                "ReduceSum" or "ReduceMean" => ReduceShape(node),
                 "Unsqueeze" => UnsqueezeShape(node),
                 "Slice" => SliceShape(node),
                 "Shape" => RecordShapeValue(node),

@@ -167,17 +167,15 @@ public static class RandomLlama
         }
     }
 
-    private static int BlockSeed(int tensorSeed, long block) => (int)((uint)HashCombine(tensorSeed, block) & 0x7fffffff);
-
-    // FNV-1a style mixing of a block index into a seed (deterministic across processes, unlike HashCode)
-    private static uint HashCombine(int seed, long block)
+    // the block index's 8 bytes mixed into the tensor's seed
+    private static int BlockSeed(int tensorSeed, long block)
     {
-        uint h = 2166136261u ^ (uint)seed;
+        uint h = FnvBasis ^ (uint)tensorSeed;
         for (int k = 0; k < 8; k++)
         {
-            h = (h ^ (uint)((block >> (8 * k)) & 0xff)) * 16777619u;
+            h = Fnv(h, (uint)((block >> (8 * k)) & 0xff));
         }
-        return h;
+        return (int)(h & 0x7fffffff);
     }
 
     // Box-Muller on System.Random's seeded (stable across .NET versions) generator.
@@ -190,11 +188,16 @@ public static class RandomLlama
     // FNV-1a over the name, mixed with the seed: independent of the order tensors are written in.
     private static int TensorSeed(int seed, string name)
     {
-        uint h = 2166136261u ^ (uint)seed;
+        uint h = FnvBasis ^ (uint)seed;
         foreach (char ch in name)
         {
-            h = (h ^ ch) * 16777619u;
+            h = Fnv(h, ch);
         }
         return (int)(h & 0x7fffffff);
     }
+
+    private const uint FnvBasis = 2166136261u;
+
+    // one FNV-1a step (deterministic across processes, unlike HashCode)
+    private static uint Fnv(uint h, uint value) => (h ^ value) * 16777619u;
 }

@@ -11,32 +11,41 @@ using OnnxLora.Onnx.Ir;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 
-var opts = new Dictionary<string, string>(StringComparer.Ordinal);
-for (int i = 0; i + 1 < args.Length; i += 2)
-{
-    if (!args[i].StartsWith("--", StringComparison.Ordinal))
-    {
-        Console.Error.WriteLine($"error: expected --name value, got '{args[i]}'");
-        return 2;
-    }
-    opts[args[i][2..]] = args[i + 1];
-}
-if (args.Contains("--help") || args.Length % 2 != 0)
+if (args.Contains("--help"))
 {
     Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--top N]");
-    return args.Contains("--help") ? 0 : 2;
+    return 0;
 }
-string Get(string k, string d) => opts.TryGetValue(k, out var v) ? v : d;
-var config = RandomLlama.Preset(Get("preset", "llama-3.2-1b"));
-long batch = long.Parse(Get("batch", "8"), CultureInfo.InvariantCulture), seq = long.Parse(Get("seq", "1024"), CultureInfo.InvariantCulture);
-var dtype = Get("dtype", "bfloat16") switch
+Args opts;
+LlamaConfig config;
+long batch, seq;
+ElementType dtype;
+string device;
+try
 {
-    "float32" => ElementType.Float,
-    "float16" => ElementType.Float16,
-    "bfloat16" => ElementType.BFloat16,
-    var x => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{x}'"),
-};
-var device = Get("device", "cuda");
+    opts = Args.Parse(args);
+    config = RandomLlama.Preset(opts.Get("preset", "llama-3.2-1b"));
+    batch = Positive("batch", opts.Get("batch", "8"));
+    seq = Positive("seq", opts.Get("seq", "1024"));
+    dtype = opts.Get("dtype", "bfloat16") switch
+    {
+        "float32" => ElementType.Float,
+        "float16" => ElementType.Float16,
+        "bfloat16" => ElementType.BFloat16,
+        var x => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{x}'"),
+    };
+    device = opts.Get("device", "cuda");
+    if (device is not ("cuda" or "cpu"))
+    {
+        throw new ArgumentException($"--device cuda|cpu, got '{device}'");
+    }
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+string Get(string k, string d) => opts.Get(k, d);
 var dims = new Dictionary<string, long> { ["batch_size"] = batch, ["sequence_length"] = seq, ["total_sequence_length"] = seq };
 
 Model Graph() => GenAiLlamaGraph.Build(config, dtype, (name, shape) => new Initializer(name, dtype, shape,
@@ -70,7 +79,7 @@ foreach (var (label, o) in variants)
     Console.WriteLine($"  {label,-34} {nodes.Count,6:N0} nodes ({nodes.Count(n => n.OpType == "NonZero")} NonZero)  saved {saved.TotalBytes / gib,7:F2} GiB ({string.Join(", ", byKind)})" +
         $"  weights {weights / gib:F2} GiB + folded transposes {copies / gib:F2} GiB" +
         (saved.Unsized.Count > 0 ? $"  [{saved.Unsized.Count} unsized: {string.Join(", ", saved.Unsized.Take(3))}]" : ""));
-    if (opts.TryGetValue("top", out var top))
+    if (Get("top", "") is { Length: > 0 } top)
     {
         foreach (var t in saved.Tensors.OrderByDescending(t => t.Bytes).Take(int.Parse(top, CultureInfo.InvariantCulture)))
         {
@@ -79,6 +88,9 @@ foreach (var (label, o) in variants)
     }
 }
 return 0;
+
+static long Positive(string name, string text) =>
+    long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"--{name} must be a positive integer, got '{text}'");
 
 static string Kind(string producer) =>
     producer.StartsWith("/loss/", StringComparison.Ordinal) ? "loss"

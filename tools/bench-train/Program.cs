@@ -130,22 +130,3 @@ static float[] LoraInit(TrainableParameter p, Random rng)
 
 // VmHWM (peak RSS) or VmRSS from /proc/self/status, in MB.
 static double Status(string key) => OnnxLora.Training.Runtime.ProcStatus.ReadBytes(key) is { } b ? b / 1048576.0 : double.NaN;
-
-internal sealed class Args(Dictionary<string, string> values)
-{
-    public static Args Parse(string[] args)
-    {
-        var d = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"expected --name value, got '{args[i]}'");
-            }
-            d[args[i][2..]] = args[++i];
-        }
-        return new Args(d);
-    }
-
-    public string Get(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
-}
