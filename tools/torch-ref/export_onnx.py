@@ -25,7 +25,7 @@ EXPORT_CONSISTENCY_ABS_TOL = 1e-5  # torch eager: cached decode vs full no-cache
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description="torch.onnx exports of the tiny-llama fixture + ORT check cases (see tools/torch-ref/README.md)")
     ap.add_argument("--out", default=os.path.join(tl.repo_root(), "tests", "data", "torch-onnx"))
     a = ap.parse_args()
     torch.manual_seed(0)

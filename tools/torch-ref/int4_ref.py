@@ -9,7 +9,6 @@
 # K=in features, N=out features, kb=K blocks, B=batch, T=time, V=vocab
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -189,7 +188,7 @@ def reference(dequant, lm_head, adapter, scaling, ref):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description="int4 builder-layout tensors and QLoRA references (see tools/torch-ref/README.md)")
     ap.add_argument("--out", default=os.path.join(tl.repo_root(), "tests", "data", "int4"))
     ap.add_argument("--onnx-check", default=os.path.join(tl.repo_root(), "artifacts", "torch-ref-int4-check"),
                     help="folder for MatMulNBits exports + cases (git-ignored); '' skips")

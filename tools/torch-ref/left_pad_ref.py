@@ -19,7 +19,7 @@ FILES = {"positions_arange": "reference_positions_arange.safetensors",
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description="left-padded batch reference, SDPA semantics (see tools/torch-ref/README.md)")
     ap.add_argument("--out", default=os.path.join(tl.repo_root(), "tests", "data", "left-pad"))
     a = ap.parse_args()
     torch.manual_seed(0)
