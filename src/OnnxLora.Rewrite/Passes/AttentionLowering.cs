@@ -174,18 +174,25 @@ public sealed class AttentionLowering
         {
             throw new RewriteException($"{n}: partial rotary (rotary_embedding_dim) is not supported");
         }
-        // RotaryEmbedding(input (B,T,H·d) or (B,H,T,d), position_ids, cos_cache, sin_cache)
+        // RotaryEmbedding(input (B,T,H·d) or (B,H,T,d), position_ids, cos_cache, sin_cache). ORT tells the two
+        // layouts apart by rank; num_heads may be 0 with a 3-D input (the GenAI builder's full-rotary form), as
+        // ORT then infers H = H·d / d. We read the rank from the declared shapes, else from num_heads > 0.
         long heads = n.GetInt("num_heads", 0);
         if (!b.Graph.Initializers.TryGetValue(n.Input(2), out var cosInit))
         {
             throw new RewriteException($"{n}: cos_cache '{n.Input(2)}' is not an initializer");
         }
         long d = cosInit.Dims[1] * 2;
+        int? rank = DeclaredRank(b.Graph, n.Input(0)) ?? DeclaredRank(b.Graph, n.Outputs[0]);
+        if (rank is not (null or 3 or 4))
+        {
+            throw new RewriteException($"{n}: input '{n.Input(0)}' has rank {rank}; RotaryEmbedding takes (B,T,H·d) or (B,H,T,d)");
+        }
         var cos = b.Gather(n.Input(2), n.Input(1)); // (B,T,d/2)
         var sin = b.Gather(n.Input(3), n.Input(1));
-        if (heads > 0)
+        if (rank == 3 || (rank is null && heads > 0))
         {
-            var x = b.Transpose(b.Reshape(n.Input(0), 0, 0, heads, d), 0, 2, 1, 3); // (B,H,T,d)
+            var x = b.Transpose(b.Reshape(n.Input(0), 0, 0, -1, d), 0, 2, 1, 3); // (B,H,T,d)
             var r = Rotate(b, x, b.Unsqueeze(cos, 1), b.Unsqueeze(sin, 1), d);
             b.NodeWithOutputs("Reshape", [b.Transpose(r, 0, 2, 1, 3), b.Ints(0, 0, -1)], [n.Outputs[0]]);
         }
@@ -194,5 +201,12 @@ public sealed class AttentionLowering
             var r = Rotate(b, n.Input(0), b.Unsqueeze(cos, 1), b.Unsqueeze(sin, 1), d);
             b.NodeWithOutputs("Identity", [r], [n.Outputs[0]]);
         }
+    }
+
+    /// <summary>The rank <paramref name="value"/> is declared with (graph input/output or value_info), if any.</summary>
+    private static int? DeclaredRank(Graph g, string value)
+    {
+        var info = g.Inputs.Concat(g.Outputs).Concat(g.Extra.ValueInfo).FirstOrDefault(v => v.Name == value);
+        return info?.Type?.TensorType?.Shape is { } shape ? shape.Dim.Count : null;
     }
 }
