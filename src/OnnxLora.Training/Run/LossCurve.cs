@@ -1,194 +1,184 @@
-// Draws metrics.jsonl's train and eval losses as a PNG line chart. Self-contained: a tiny RGB
-// raster and a PNG encoder (zlib via System.IO.Compression), so no native graphics library is needed.
-using System.IO.Compression;
+// Draws metrics.jsonl as loss.png with ScottPlot: a loss panel (train loss per step, eval loss at each
+// evaluation, legend) above a learning-rate panel; both have ticks and a grid and share the step axis.
+// It only reads the metrics and writes the PNG (temp file, then rename); it draws nothing it cannot read
+// from metrics.jsonl and skips non-finite values rather than letting them blow up the axis range.
+using System.Globalization;
 using System.Text.Json;
+using ScottPlot;
+using SkiaSharp;
 
 namespace OnnxLora.Training.Run;
 
 public static class LossCurve
 {
-    private const int Width = 800, Height = 480, Margin = 70;
+    public const int Width = 900, Height = 640;
+
+    /// <summary>Share of the height given to the loss panel; the lr panel takes the rest.</summary>
+    private const float LossPanelShare = 0.66f;
+
+    /// <summary>Series colours (matplotlib's first three), also what the tests look for in the image.</summary>
+    internal const string TrainColor = "#1f77b4", EvalColor = "#d62728", LearningRateColor = "#2ca02c";
+
+    /// <summary>Height in pixels of the loss panel; the lr panel spans the rest below it.</summary>
+    internal const int LossPanelHeight = (int)(Height * LossPanelShare);
+
+    /// <summary>Left padding of both data areas: tick labels and the y label live in x &lt; PadLeft.</summary>
+    internal const float PadLeft = 78;
+
+    /// <summary>The rest of the fixed data-area padding (px): fixed so both panels' data areas line up whatever their tick labels' widths.</summary>
+    private const float PadRight = 24, PadBottom = 46, TitlePadTop = 34, PanelPadTop = 12;
+
+    private static readonly Color s_train = Color.FromHex(TrainColor);
+    private static readonly Color s_eval = Color.FromHex(EvalColor);
+    private static readonly Color s_lr = Color.FromHex(LearningRateColor);
+
+    /// <summary>The series read from metrics.jsonl, each as (step, value) in file order.</summary>
+    internal sealed record Series(IReadOnlyList<(double Step, double Value)> Train, IReadOnlyList<(double Step, double Value)> Eval,
+        IReadOnlyList<(double Step, double Value)> LearningRate);
 
     public static void Write(string metricsPath, string pngPath)
     {
-        var train = new List<(double X, double Y)>();
-        var eval = new List<(double X, double Y)>();
-        foreach (var line in File.Exists(metricsPath) ? File.ReadLines(metricsPath) : [])
+        var series = Read(metricsPath);
+        var png = Render(series);
+        var tmp = pngPath + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        try
         {
-            using var d = JsonDocument.Parse(line);
-            var r = d.RootElement;
-            double x = r.GetProperty("step").GetDouble();
-            if (r.TryGetProperty("loss", out var l))
-            {
-                train.Add((x, l.GetDouble()));
-            }
-            if (r.TryGetProperty("eval_loss", out var e))
-            {
-                eval.Add((x, e.GetDouble()));
-            }
+            File.WriteAllBytes(tmp, png);
+            File.Move(tmp, pngPath, overwrite: true);
         }
-        var px = new byte[Width * Height * 3];
-        Array.Fill(px, (byte)255);
-        var all = train.Concat(eval).Where(p => double.IsFinite(p.Y)).ToList();
-        if (all.Count > 0)
+        finally
         {
-            double x0 = all.Min(p => p.X), x1 = Math.Max(all.Max(p => p.X), x0 + 1);
-            double y0 = all.Min(p => p.Y), y1 = Math.Max(all.Max(p => p.Y), y0 + 1e-6);
-            (int, int) Map((double X, double Y) p) => (
-                Margin + (int)((p.X - x0) / (x1 - x0) * (Width - 2 * Margin)),
-                Height - Margin - (int)((p.Y - y0) / (y1 - y0) * (Height - 2 * Margin)));
-            Line(px, (Margin, Height - Margin), (Width - Margin, Height - Margin), (0, 0, 0));
-            Line(px, (Margin, Margin), (Margin, Height - Margin), (0, 0, 0));
-            Polyline(px, train.Select(Map).ToList(), (31, 119, 180));
-            Polyline(px, eval.Select(Map).ToList(), (214, 39, 40));
-            var inv = System.Globalization.CultureInfo.InvariantCulture;
-            Text(px, 4, Margin - 2, y1.ToString("0.###", inv), (0, 0, 0));
-            Text(px, 4, Height - Margin - 14, y0.ToString("0.###", inv), (0, 0, 0));
-            Text(px, Margin, Height - Margin + 8, x0.ToString("0", inv), (0, 0, 0));
-            Text(px, Width - Margin - 40, Height - Margin + 8, x1.ToString("0", inv), (0, 0, 0));
-            Text(px, Width / 2 - 24, Height - Margin + 8, "step", (0, 0, 0));
-            Text(px, 4, Height / 2, "loss", (0, 0, 0));
-            Text(px, Width - Margin - 80, 10, "train", (31, 119, 180));
-            Text(px, Width - Margin - 80, 28, "eval", (214, 39, 40));
-            foreach (var p in eval.Select(Map))
+            File.Delete(tmp);
+        }
+    }
+
+    /// <summary>Train loss, eval loss and lr from metrics.jsonl (a missing file gives empty series).</summary>
+    internal static Series Read(string metricsPath)
+    {
+        var train = new List<(double, double)>();
+        var eval = new List<(double, double)>();
+        var lr = new List<(double, double)>();
+        if (!File.Exists(metricsPath))
+        {
+            return new Series(train, eval, lr);
+        }
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(metricsPath))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line))
             {
-                for (int dy = -3; dy <= 3; dy++)
+                continue;
+            }
+            JsonDocument d;
+            try
+            {
+                d = JsonDocument.Parse(line);
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{metricsPath}:{lineNo}: not a JSON object ({e.Message})", e);
+            }
+            using (d)
+            {
+                var r = d.RootElement;
+                if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("step", out var stepValue) || stepValue.ValueKind != JsonValueKind.Number)
                 {
-                    for (int dx = -3; dx <= 3; dx++)
-                    {
-                        Set(px, p.Item1 + dx, p.Item2 + dy, (214, 39, 40));
-                    }
+                    throw new InvalidDataException($"{metricsPath}:{lineNo}: metrics line without a numeric 'step'");
                 }
+                double step = stepValue.GetDouble();
+                Add(train, r, "loss", step);
+                Add(eval, r, "eval_loss", step);
+                Add(lr, r, "lr", step);
             }
         }
-        var tmp = pngPath + ".tmp";
-        File.WriteAllBytes(tmp, Png(px));
-        File.Move(tmp, pngPath, overwrite: true);
+        return new Series(train, eval, lr);
     }
 
-    // A 3×5 bitmap font (rows top to bottom, 3 bits each) for the digits and the few words we draw.
-    private static readonly Dictionary<char, int[]> s_glyphs = new()
+    private static void Add(List<(double, double)> to, JsonElement line, string name, double step)
     {
-        ['0'] = [7, 5, 5, 5, 7], ['1'] = [2, 6, 2, 2, 7], ['2'] = [7, 1, 7, 4, 7], ['3'] = [7, 1, 7, 1, 7],
-        ['4'] = [5, 5, 7, 1, 1], ['5'] = [7, 4, 7, 1, 7], ['6'] = [7, 4, 7, 5, 7], ['7'] = [7, 1, 1, 1, 1],
-        ['8'] = [7, 5, 7, 5, 7], ['9'] = [7, 5, 7, 1, 7], ['.'] = [0, 0, 0, 0, 2], ['-'] = [0, 0, 7, 0, 0],
-        ['a'] = [0, 7, 3, 5, 7], ['e'] = [7, 5, 7, 4, 7], ['i'] = [2, 0, 2, 2, 2], ['l'] = [4, 4, 4, 4, 7],
-        ['n'] = [0, 6, 5, 5, 5], ['o'] = [0, 7, 5, 5, 7], ['p'] = [7, 5, 7, 4, 4], ['r'] = [0, 7, 4, 4, 4],
-        ['s'] = [7, 4, 7, 1, 7], ['t'] = [2, 7, 2, 2, 3], ['v'] = [0, 5, 5, 5, 2], ['E'] = [7, 4, 7, 4, 7],
-    };
-
-    private static void Text(byte[] px, int x, int y, string text, (byte, byte, byte) c)
-    {
-        const int scale = 3;
-        foreach (char ch in text)
+        if (line.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && double.IsFinite(v.GetDouble()))
         {
-            if (s_glyphs.TryGetValue(ch, out var rows))
-            {
-                for (int r = 0; r < 5; r++)
-                {
-                    for (int b = 0; b < 3; b++)
-                    {
-                        if ((rows[r] >> (2 - b) & 1) == 0)
-                        {
-                            continue;
-                        }
-                        for (int dy = 0; dy < scale; dy++)
-                        {
-                            for (int dx = 0; dx < scale; dx++)
-                            {
-                                Set(px, x + b * scale + dx, y + r * scale + dy, c);
-                            }
-                        }
-                    }
-                }
-            }
-            x += 4 * scale;
+            to.Add((step, v.GetDouble()));
         }
     }
 
-    private static void Polyline(byte[] px, List<(int, int)> pts, (byte, byte, byte) c)
+    /// <summary>The PNG bytes of both panels, <see cref="Width"/>×<see cref="Height"/>.</summary>
+    internal static byte[] Render(Series s)
     {
-        for (int i = 1; i < pts.Count; i++)
+        PlotFont.EnsureRegistered();
+        using var loss = Panel("loss", TitlePadTop);
+        using var lr = Panel("learning rate", PanelPadTop);
+
+        if (s.Train.Count > 0)
         {
-            Line(px, pts[i - 1], pts[i], c);
+            var train = loss.Add.ScatterLine(Xs(s.Train), Ys(s.Train), s_train);
+            train.LineWidth = 1.5f;
+            train.LegendText = "train";
         }
-    }
-
-    private static void Line(byte[] px, (int X, int Y) a, (int X, int Y) b, (byte, byte, byte) c)
-    {
-        int n = Math.Max(Math.Abs(b.X - a.X), Math.Abs(b.Y - a.Y)) + 1;
-        for (int i = 0; i <= n; i++)
+        if (s.Eval.Count > 0)
         {
-            Set(px, a.X + (b.X - a.X) * i / n, a.Y + (b.Y - a.Y) * i / n, c);
-            Set(px, a.X + (b.X - a.X) * i / n, a.Y + 1 + (b.Y - a.Y) * i / n, c);
+            var eval = loss.Add.Scatter(Xs(s.Eval), Ys(s.Eval), s_eval);
+            eval.LineWidth = 2;
+            eval.MarkerSize = 8;
+            eval.LegendText = "eval";
         }
-    }
-
-    private static void Set(byte[] px, int x, int y, (byte R, byte G, byte B) c)
-    {
-        if (x < 0 || y < 0 || x >= Width || y >= Height)
+        if (s.Train.Count + s.Eval.Count > 0)
         {
-            return;
+            loss.ShowLegend(Alignment.UpperRight);
         }
-        int o = (y * Width + x) * 3;
-        (px[o], px[o + 1], px[o + 2]) = c;
-    }
-
-    private static byte[] Png(byte[] rgb)
-    {
-        using var ms = new MemoryStream();
-        ms.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        BigEndian(ihdr, 0, Width);
-        BigEndian(ihdr, 4, Height);
-        ihdr[8] = 8; // bit depth
-        ihdr[9] = 2; // RGB
-        Chunk(ms, "IHDR", ihdr);
-        using var raw = new MemoryStream();
-        using (var z = new ZLibStream(raw, CompressionLevel.Optimal, leaveOpen: true))
+        if (s.LearningRate.Count > 0)
         {
-            for (int y = 0; y < Height; y++)
-            {
-                z.WriteByte(0); // filter: none
-                z.Write(rgb, y * Width * 3, Width * 3);
-            }
+            var line = lr.Add.ScatterLine(Xs(s.LearningRate), Ys(s.LearningRate), s_lr);
+            line.LineWidth = 1.5f;
         }
-        Chunk(ms, "IDAT", raw.ToArray());
-        Chunk(ms, "IEND", []);
-        return ms.ToArray();
-    }
-
-    private static void Chunk(Stream s, string type, byte[] data)
-    {
-        var len = new byte[4];
-        BigEndian(len, 0, data.Length);
-        s.Write(len);
-        var body = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        s.Write(body);
-        var crc = new byte[4];
-        BigEndian(crc, 0, (int)Crc32(body));
-        s.Write(crc);
-    }
-
-    private static uint Crc32(byte[] data)
-    {
-        uint crc = 0xFFFFFFFFu;
-        foreach (byte x in data)
+        // Learning rates are small: "3.0e-03" reads better than ScottPlot's default "0.003" / "1E-05" mix.
+        lr.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
-            crc ^= x;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-            }
+            LabelFormatter = v => v == 0 ? "0" : v.ToString("0.0e-00", CultureInfo.InvariantCulture),
+        };
+        lr.XLabel("step");
+        loss.Title("training loss");
+
+        // One step range for both panels, so a step sits at the same x in each.
+        var steps = s.Train.Concat(s.Eval).Concat(s.LearningRate).Select(p => p.Step).ToList();
+        if (steps.Count > 0)
+        {
+            double x0 = steps.Min(), x1 = Math.Max(steps.Max(), x0 + 1), pad = (x1 - x0) * 0.02;
+            loss.Axes.SetLimitsX(x0 - pad, x1 + pad);
+            lr.Axes.SetLimitsX(x0 - pad, x1 + pad);
         }
-        return ~crc;
+
+        const int split = LossPanelHeight;
+        using var surface = SKSurface.Create(new SKImageInfo(Width, Height))
+            ?? throw new InvalidOperationException($"SkiaSharp could not create a {Width}×{Height} surface");
+        surface.Canvas.Clear(SKColors.White);
+        RenderInto(surface.Canvas, loss, new PixelRect(0, Width, split, 0));
+        RenderInto(surface.Canvas, lr, new PixelRect(0, Width, Height, split));
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
     }
 
-    private static void BigEndian(byte[] b, int o, int v)
+    /// <summary>Renders one panel clipped to its rectangle (a plot clears the canvas it is given with its background).</summary>
+    private static void RenderInto(SKCanvas canvas, Plot plot, PixelRect rect)
     {
-        b[o] = (byte)(v >> 24);
-        b[o + 1] = (byte)(v >> 16);
-        b[o + 2] = (byte)(v >> 8);
-        b[o + 3] = (byte)v;
+        canvas.Save();
+        canvas.ClipRect(new SKRect(rect.Left, rect.Top, rect.Right, rect.Bottom));
+        plot.Render(canvas, rect);
+        canvas.Restore();
     }
+
+    private static Plot Panel(string yLabel, float padTop)
+    {
+        var p = new Plot();
+        p.Font.Set(PlotFont.Name);
+        p.YLabel(yLabel);
+        p.Layout.Fixed(new PixelPadding(PadLeft, PadRight, PadBottom, padTop));
+        return p;
+    }
+
+    private static double[] Xs(IReadOnlyList<(double Step, double Value)> s) => s.Select(p => p.Step).ToArray();
+
+    private static double[] Ys(IReadOnlyList<(double Step, double Value)> s) => s.Select(p => p.Value).ToArray();
 }
