@@ -1,4 +1,5 @@
-// `onnxlora parity`: run a reference batch through our graphs and compare with transformers/PEFT.
+// `onnxlora parity`: run a reference batch through our graphs and compare with transformers/PEFT;
+// with --compare it also lists every reference tensor it left uncompared and every output without a reference.
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Training.Parity;
@@ -20,7 +21,7 @@ internal static class ParityCommand
         var output = new Option<string?>("--output", "-o") { Description = "Write our tensors to this safetensors file" };
         var adapter = new Option<string?>("--adapter") { Description = "PEFT adapter folder: adds lora.logits, lora.loss and grad.<name>" };
         var trajectory = new Option<string?>("--trajectory") { Description = "trajectory.json: run its AdamW steps from the adapter and report trajectory.losses" };
-        var compare = new Option<bool>("--compare") { Description = "Print max abs errors against same-named tensors in the batch file" };
+        var compare = new Option<bool>("--compare") { Description = "Print max abs errors against same-named tensors in the batch file, and list the tensors left uncompared" };
         var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits; when given, only these pairs are compared", AllowMultipleArgumentsPerToken = true };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var lossChunks = new Option<int?>("--loss-chunks") { Description = "Trajectory: chunks of the loss along T (default: 8 on cuda for vocabularies ≥ 16384, else 1)" };
@@ -72,6 +73,15 @@ internal static class ParityCommand
                 ok &= pass;
                 Console.WriteLine(FormattableString.Invariant(
                     $"{(pass ? "PASS" : "FAIL")}  {c.Name,-70} max|Δ| {c.MaxAbs:E2}  rel {c.Relative:E2}  (limit {limit:E0}{(IsGrad(c) ? " rel" : "")})"));
+            }
+            // Nothing is skipped silently: a reference answer we did not check, or an answer of ours with no reference.
+            foreach (var g in result.NotCompared)
+            {
+                Console.WriteLine($"not compared: {g.Name} ({g.Reason})");
+            }
+            foreach (var g in result.NoReference)
+            {
+                Console.WriteLine($"no reference: {g.Name} ({g.Reason})");
             }
             if (result.Comparisons.Count == 0)
             {

@@ -6,6 +6,9 @@ namespace OnnxLora.Training.Parity;
 
 public sealed record ParityBatch(long[] InputIds, long[] AttentionMask, long[]? Labels, int Batch, int Time)
 {
+    /// <summary>The tensors of a batch file that are inputs, not reference answers.</summary>
+    public static readonly IReadOnlySet<string> InputNames = new HashSet<string>(StringComparer.Ordinal) { "input_ids", "attention_mask", "labels" };
+
     public static ParityBatch Load(string path)
     {
         using var file = SafetensorsFile.Open(path);

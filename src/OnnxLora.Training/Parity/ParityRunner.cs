@@ -1,6 +1,7 @@
 // `onnxlora parity`: runs a batch through our graphs and writes what transformers/PEFT would
 // report — base.logits/base.loss, with an adapter lora.logits/lora.loss/grad.<name>, with a
-// trajectory the AdamW losses — and compares them with same-named reference tensors.
+// trajectory the AdamW losses — and compares them with same-named reference tensors. Every reference
+// tensor it did not compare, and every output of ours without a reference, is listed with the reason.
 using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Autodiff.Optim;
@@ -30,7 +31,10 @@ public sealed record ParityOptions
     public bool RecomputeLogits { get; init; }
 }
 
-public sealed record ParityResult(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Outputs, IReadOnlyList<ParityComparison> Comparisons);
+/// <param name="NotCompared">Reference tensors (batch inputs aside) that no comparison read, with the reason.</param>
+/// <param name="NoReference">Our outputs that were compared with nothing, with the reason.</param>
+public sealed record ParityResult(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Outputs, IReadOnlyList<ParityComparison> Comparisons,
+    IReadOnlyList<ParityGap> NotCompared, IReadOnlyList<ParityGap> NoReference);
 
 public sealed record ParityComparison(string Name, string Reference, double MaxAbs, double MaxAbsReference)
 {
@@ -72,8 +76,8 @@ public static class ParityRunner
                 outputs.Select(kv => SafetensorsTensor.FromFloat32(kv.Key, kv.Value.Item1, kv.Value.Item2)).ToList(),
                 new Dictionary<string, string> { ["producer"] = "onnxlora parity" });
         }
-        var comparisons = Compare(o, batch, outputs);
-        return new ParityResult(outputs, comparisons);
+        var (comparisons, notCompared, noReference) = Compare(o, batch, outputs);
+        return new ParityResult(outputs, comparisons, notCompared, noReference);
     }
 
     private static void RunBase(ModelSource source, ParityBatch batch, string work, string device, Dictionary<string, (float[], long[])> outputs)
@@ -154,15 +158,18 @@ public static class ParityRunner
         outputs[prefix + ".logits"] = (OrtTensors.ToFloats(results[1]), OrtTensors.Shape(results[1]));
     }
 
-    private static List<ParityComparison> Compare(ParityOptions o, ParityBatch batch, Dictionary<string, (float[] Data, long[] Shape)> outputs)
+    private static (List<ParityComparison> Compared, List<ParityGap> NotCompared, List<ParityGap> NoReference) Compare(
+        ParityOptions o, ParityBatch batch, Dictionary<string, (float[] Data, long[] Shape)> outputs)
     {
         var list = new List<ParityComparison>();
+        var noReference = new List<ParityGap>();
         using var reference = SafetensorsFile.Open(o.Batch);
         foreach (var (name, (data, shape)) in outputs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             // With explicit --reference-key pairs only those pairs are compared (e.g. a merged model has no reference loss).
             if (o.ReferenceKeys.Count > 0 && !o.ReferenceKeys.ContainsKey(name))
             {
+                noReference.Add(new ParityGap(name, "not among the --reference-key pairs"));
                 continue;
             }
             var refName = o.ReferenceKeys.TryGetValue(name, out var mapped) ? mapped : name;
@@ -174,6 +181,7 @@ public static class ParityRunner
             }
             if (!reference.Contains(refName))
             {
+                noReference.Add(new ParityGap(name, $"{Path.GetFileName(o.Batch)} has no tensor '{refName}'"));
                 continue;
             }
             var refData = reference.ReadAsFloat32(refName);
@@ -185,7 +193,32 @@ public static class ParityRunner
             bool[]? keep = name.EndsWith(".logits", StringComparison.Ordinal) ? RowMask(batch, shape) : null;
             list.Add(Diff(name, refName, data, refData, keep));
         }
-        return list;
+        var compared = list.Select(c => c.Reference).ToHashSet(StringComparer.Ordinal);
+        var notCompared = reference.Names
+            .Where(n => !ParityBatch.InputNames.Contains(n) && !compared.Contains(n))
+            .Order(StringComparer.Ordinal)
+            .Select(n => new ParityGap(n, WhyNotCompared(n, o)))
+            .ToList();
+        return (list, notCompared, noReference);
+    }
+
+    /// <summary>Why the reference tensor <paramref name="name"/> was read by no comparison.</summary>
+    private static string WhyNotCompared(string name, ParityOptions o)
+    {
+        var ours = o.ReferenceKeys.FirstOrDefault(kv => kv.Value == name).Key ?? name;
+        if (o.ReferenceKeys.Count > 0 && !o.ReferenceKeys.Values.Contains(name))
+        {
+            return "not among the --reference-key pairs";
+        }
+        if (o.Adapter is null && (name.StartsWith("lora.", StringComparison.Ordinal) || name.StartsWith("grad.", StringComparison.Ordinal)))
+        {
+            return "no --adapter given";
+        }
+        if (name.StartsWith("merged.", StringComparison.Ordinal))
+        {
+            return "no merged model given (compare one with --model <merged> --reference-key base.logits=merged.logits)";
+        }
+        return $"no output of ours is named '{ours}'";
     }
 
     private static bool[] RowMask(ParityBatch batch, long[] shape)
