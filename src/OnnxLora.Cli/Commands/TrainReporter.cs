@@ -1,5 +1,6 @@
-// Renders training events: a one-line live status on a terminal, plain log lines otherwise
-// (CI, pipes, the worker's logs). It holds no training logic.
+// Renders training events: a one-line live bar on a terminal; when output is redirected (CI, pipes,
+// the worker's logs) a plain line for the first step, then at most one every RedirectedInterval (as tqdm
+// does for non-TTY output), the last step, and every eval/checkpoint/resume line. It holds no training logic.
 using System.Globalization;
 using OnnxLora.Training.Run;
 
@@ -7,8 +8,28 @@ namespace OnnxLora.Cli.Commands;
 
 internal sealed class TrainReporter : IProgress<TrainEvent>
 {
-    private readonly bool _live = !Console.IsOutputRedirected;
+    /// <summary>Least time between two step lines when output is redirected (tqdm's non-TTY default is 10 s too).</summary>
+    public static readonly TimeSpan RedirectedInterval = TimeSpan.FromSeconds(10);
+
+    private readonly TextWriter _out;
+    private readonly bool _live;
+    private readonly TimeSpan _interval;
+    private readonly TimeProvider _time;
+    private long? _lastStepLine;
     private bool _lineOpen;
+
+    public TrainReporter()
+        : this(Console.Out, live: !Console.IsOutputRedirected, RedirectedInterval, TimeProvider.System)
+    {
+    }
+
+    public TrainReporter(TextWriter output, bool live, TimeSpan interval, TimeProvider time)
+    {
+        _out = output;
+        _live = live;
+        _interval = interval;
+        _time = time;
+    }
 
     public void Report(TrainEvent e)
     {
@@ -16,32 +37,48 @@ internal sealed class TrainReporter : IProgress<TrainEvent>
         switch (e.Kind)
         {
             case "step":
+                if (!_live && !DueForLine(e))
+                {
+                    return;
+                }
                 double pct = 100.0 * e.Step / Math.Max(1, e.TotalSteps);
                 string bar = new string('█', (int)(pct / 5)).PadRight(20, '░');
                 string line = string.Create(inv,
                     $"{bar} step {e.Step}/{e.TotalSteps}  loss {e.Loss:F4}  lr {e.LearningRate:E2}  {e.TokensPerSecond:F0} tok/s  eta {e.Eta:hh\\:mm\\:ss}");
                 if (_live)
                 {
-                    Console.Write("\r" + line.PadRight(Math.Max(0, Console.WindowWidth - 1 > 0 ? Console.WindowWidth - 1 : 100)));
+                    _out.Write("\r" + line.PadRight(Math.Max(0, Console.WindowWidth - 1 > 0 ? Console.WindowWidth - 1 : 100)));
                     _lineOpen = true;
                 }
                 else
                 {
-                    Console.WriteLine(line);
+                    _out.WriteLine(line);
                 }
                 break;
             default:
                 Finish();
-                Console.WriteLine(string.Create(inv, $"[{e.Kind}] step {e.Step}{(e.Loss is { } l ? $"  loss {l:F4} ppl {Math.Exp(l):F2}" : "")}{(e.Message is { } m ? "  " + m : "")}"));
+                _out.WriteLine(string.Create(inv, $"[{e.Kind}] step {e.Step}{(e.Loss is { } l ? $"  loss {l:F4} ppl {Math.Exp(l):F2}" : "")}{(e.Message is { } m ? "  " + m : "")}"));
                 break;
         }
+    }
+
+    /// <summary>Redirected output: the first step line, the last one, and otherwise one per interval.</summary>
+    private bool DueForLine(TrainEvent e)
+    {
+        long now = _time.GetTimestamp();
+        bool due = _lastStepLine is not { } last || e.Step >= e.TotalSteps || _time.GetElapsedTime(last, now) >= _interval;
+        if (due)
+        {
+            _lastStepLine = now;
+        }
+        return due;
     }
 
     public void Finish()
     {
         if (_lineOpen)
         {
-            Console.WriteLine();
+            _out.WriteLine();
             _lineOpen = false;
         }
     }
