@@ -32,8 +32,7 @@ public sealed class SafetensorsWeightSource : IWeightSource, IDisposable
 
     public long[] Shape(string name) => _checkpoint.GetInfo(name).Shape;
 
-    public ElementType ElementType(string name) =>
-        (ElementType)_checkpoint.GetInfo(name).DType.ToOnnxDataType();
+    public ElementType ElementType(string name) => _checkpoint.GetInfo(name).DType.ToElementType();
 
     public void ReadFloat32(string name, long offset, Span<float> destination)
     {

@@ -1,5 +1,7 @@
-// Element-wise conversion between float32 and the storage dtypes (fp16, bf16, fp64).
-// bf16 rounds to nearest-even, as torch does; nothing here allocates.
+// The project's one element conversion: raw little-endian tensor bytes of a storage dtype
+// (fp16, bf16, fp64, int32) widened to float32/int64, and float32 narrowed back to fp16/bf16.
+// bf16 rounds to nearest-even as torch does and keeps NaN quiet. Safetensors reads come through
+// here too (SafetensorsDTypes maps their dtypes to ElementType). Nothing here allocates.
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
@@ -7,6 +9,12 @@ namespace OnnxLora.Onnx.Ir;
 
 public static class ElementConversion
 {
+    public static bool CanReadAsFloat32(ElementType type) =>
+        type is ElementType.Float or ElementType.Float16 or ElementType.BFloat16 or ElementType.Double;
+
+    public static bool CanReadAsInt64(ElementType type) => type is ElementType.Int64 or ElementType.Int32;
+
+    /// <summary><paramref name="src"/> holds exactly dst.Length elements of <paramref name="type"/>.</summary>
     public static void ToFloat32(ElementType type, ReadOnlySpan<byte> src, Span<float> dst)
     {
         switch (type)
@@ -18,6 +26,7 @@ public static class ElementConversion
                 TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(src), dst);
                 break;
             case ElementType.BFloat16:
+                // bf16 is the top half of a float32: shift back and reinterpret (exact).
                 var bf = MemoryMarshal.Cast<byte, ushort>(src);
                 var bits = MemoryMarshal.Cast<float, uint>(dst);
                 for (int i = 0; i < bf.Length; i++)
@@ -26,14 +35,31 @@ public static class ElementConversion
                 }
                 break;
             case ElementType.Double:
-                var d = MemoryMarshal.Cast<byte, double>(src);
-                for (int i = 0; i < d.Length; i++)
-                {
-                    dst[i] = (float)d[i];
-                }
+                // Round to nearest, as the (float) cast does.
+                TensorPrimitives.ConvertTruncating<double, float>(MemoryMarshal.Cast<byte, double>(src), dst);
                 break;
             default:
                 throw new NotSupportedException($"cannot read {type.OnnxName()} as float32");
+        }
+    }
+
+    /// <summary><paramref name="src"/> holds exactly dst.Length elements of <paramref name="type"/> (int64 or int32).</summary>
+    public static void ToInt64(ElementType type, ReadOnlySpan<byte> src, Span<long> dst)
+    {
+        switch (type)
+        {
+            case ElementType.Int64:
+                MemoryMarshal.Cast<byte, long>(src).CopyTo(dst);
+                break;
+            case ElementType.Int32:
+                var ints = MemoryMarshal.Cast<byte, int>(src);
+                for (int i = 0; i < ints.Length; i++)
+                {
+                    dst[i] = ints[i];
+                }
+                break;
+            default:
+                throw new NotSupportedException($"cannot read {type.OnnxName()} as int64");
         }
     }
 
@@ -60,7 +86,7 @@ public static class ElementConversion
         }
     }
 
-    /// <summary>float32 bits → bfloat16 bits, round to nearest even; NaN stays NaN.</summary>
+    /// <summary>float32 bits → bfloat16 bits, round to nearest even; NaN stays NaN (quiet bit set).</summary>
     public static ushort ToBFloat16Bits(uint f)
     {
         if ((f & 0x7FFFFFFFu) > 0x7F800000u)

@@ -49,9 +49,6 @@ public sealed class Initializer
     public static Initializer FromInt64s(string name, long[] values, params long[] dims) =>
         new(name, ElementType.Int64, dims, TensorData.FromBytes(MemoryMarshal.AsBytes<long>(values).ToArray()));
 
-    public static Initializer FromInt32s(string name, int[] values, params long[] dims) =>
-        new(name, ElementType.Int32, dims, TensorData.FromBytes(MemoryMarshal.AsBytes<int>(values).ToArray()));
-
     /// <summary>Reads the tensor as float32, widening float16/bfloat16/double.</summary>
     public float[] ToFloats()
     {
@@ -61,10 +58,15 @@ public sealed class Initializer
         return result;
     }
 
-    public long[] ToInt64s() => Type switch
+    /// <summary>Reads the tensor as int64, widening int32.</summary>
+    public long[] ToInt64s()
     {
-        ElementType.Int64 => MemoryMarshal.Cast<byte, long>(Data.Span).ToArray(),
-        ElementType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(Data.Span).ToArray(), x => (long)x),
-        _ => throw new InvalidDataException($"initializer '{Name}' is {Type.OnnxName()}, not an integer tensor"),
-    };
+        if (!ElementConversion.CanReadAsInt64(Type))
+        {
+            throw new InvalidDataException($"initializer '{Name}' is {Type.OnnxName()}, not an integer tensor");
+        }
+        var result = new long[ElementCountValue];
+        ElementConversion.ToInt64(Type, Data.Span, result);
+        return result;
+    }
 }

@@ -27,9 +27,6 @@ public sealed class Model
     /// <summary>The ModelProto without its graph.</summary>
     public ModelProto Header { get; }
 
-    public long OpsetVersion(string domain) =>
-        Header.OpsetImport.FirstOrDefault(o => (o.HasDomain ? o.Domain : "") == domain)?.Version ?? 0;
-
     public void EnsureOpset(string domain, long version)
     {
         var existing = Header.OpsetImport.FirstOrDefault(o => (o.HasDomain ? o.Domain : "") == domain);
@@ -42,8 +39,6 @@ public sealed class Model
             existing.Version = version;
         }
     }
-
-    public string? GetMetadata(string key) => Header.MetadataProps.FirstOrDefault(p => p.Key == key)?.Value;
 
     public void SetMetadata(string key, string value)
     {

@@ -1,7 +1,8 @@
 // One safetensors file, memory-mapped read-only: header parsed and validated on Open,
-// tensor bytes served as spans over the mapping (no copy) or converted to float32/int64.
-// It does not cache converted arrays, and spans must not outlive Dispose.
+// tensor bytes served as spans over the mapping (no copy) or converted to float32/int64
+// (by ElementConversion). It does not cache converted arrays, and spans must not outlive Dispose.
 using System.IO.MemoryMappedFiles;
+using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Onnx.Safetensors;
 
@@ -54,7 +55,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        SafetensorsConvert.EnsureLittleEndianHost();
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("safetensors data is little-endian; big-endian hosts are not supported");
+        }
         string fullPath = Path.GetFullPath(path);
 
         // FileShare.Delete lets a writer atomically replace the file while we still map the old one.
@@ -135,14 +139,14 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public long[] ReadInt64(string name)
     {
         SafetensorsTensorInfo info = GetInfo(name);
-        if (!SafetensorsConvert.CanConvertToInt64(info.DType))
+        if (!ElementConversion.CanReadAsInt64(info.DType.ToElementType()))
         {
             throw new InvalidOperationException(
                 $"{Path.GetFileName(FilePath)}: tensor '{name}': is {info.DType.ToHeaderString()}, not I64 or I32");
         }
 
         var result = new long[CheckedElementCount(info)];
-        SafetensorsConvert.ToInt64(info.DType, GetBytes(info), result);
+        ElementConversion.ToInt64(info.DType.ToElementType(), GetBytes(info), result);
         return result;
     }
 
@@ -174,7 +178,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     internal void CopyAsFloat32(SafetensorsTensorInfo info, Span<float> destination)
     {
-        if (!SafetensorsConvert.CanConvertToFloat32(info.DType))
+        if (!ElementConversion.CanReadAsFloat32(info.DType.ToElementType()))
         {
             throw new InvalidOperationException(
                 $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': is {info.DType.ToHeaderString()}, not a float type");
@@ -187,7 +191,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 nameof(destination));
         }
 
-        SafetensorsConvert.ToFloat32(info.DType, GetBytes(info), destination);
+        ElementConversion.ToFloat32(info.DType.ToElementType(), GetBytes(info), destination);
     }
 
     /// <summary>
@@ -197,7 +201,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     internal void CopyAsFloat32(SafetensorsTensorInfo info, long offset, Span<float> destination)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!SafetensorsConvert.CanConvertToFloat32(info.DType))
+        if (!ElementConversion.CanReadAsFloat32(info.DType.ToElementType()))
         {
             throw new InvalidOperationException(
                 $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': is {info.DType.ToHeaderString()}, not a float type");
@@ -209,7 +213,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         int size = info.DType.ElementSize();
         var bytes = new ReadOnlySpan<byte>(_base + info.Offset + offset * size, destination.Length * size);
-        SafetensorsConvert.ToFloat32(info.DType, bytes, destination);
+        ElementConversion.ToFloat32(info.DType.ToElementType(), bytes, destination);
     }
 
     private int CheckedElementCount(SafetensorsTensorInfo info)

@@ -12,7 +12,4 @@ public sealed record SafetensorsTensor(string Name, SafetensorsDType DType, long
 
     public static SafetensorsTensor FromInt64(string name, long[] data, long[] shape) =>
         new(name, SafetensorsDType.I64, shape, MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
-
-    public static SafetensorsTensor FromFloat16(string name, Half[] data, long[] shape) =>
-        new(name, SafetensorsDType.F16, shape, MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
 }

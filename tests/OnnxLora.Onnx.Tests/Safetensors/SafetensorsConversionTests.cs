@@ -1,5 +1,5 @@
 // F16/BF16/F64 → F32 conversion against bit patterns worked out by hand (IEEE 754 tables),
-// and the dtype ↔ ONNX data type mapping. Inputs are raw bytes so the test does not
+// and the dtype → ONNX element type mapping. Inputs are raw bytes so the test does not
 // reuse the code under test to build them.
 using OnnxLora.Onnx.Safetensors;
 
@@ -93,20 +93,22 @@ public sealed class SafetensorsConversionTests
     [InlineData(SafetensorsDType.F16, 10, 2)]
     [InlineData(SafetensorsDType.F64, 11, 8)]
     [InlineData(SafetensorsDType.BF16, 16, 2)]
-    public void DTypeMapsToOnnxDataTypeBothWaysAndHasElementSize(SafetensorsDType dtype, int onnxType, int elementSize)
+    public void DTypeMapsToTheOnnxElementTypeAndHasElementSize(SafetensorsDType dtype, int onnxDataType, int elementSize)
     {
-        Assert.Equal(onnxType, dtype.ToOnnxDataType());
-        Assert.Equal(dtype, SafetensorsDTypes.FromOnnxDataType(onnxType));
+        // onnxDataType: TensorProto.DataType numbers from onnx.proto3, written out here on purpose.
+        Assert.Equal(onnxDataType, (int)dtype.ToElementType());
         Assert.Equal(elementSize, dtype.ElementSize());
         Assert.True(SafetensorsDTypes.TryParse(dtype.ToHeaderString(), out SafetensorsDType parsed));
         Assert.Equal(dtype, parsed);
     }
 
     [Fact]
-    public void FromOnnxDataTypeRejectsUnsupportedType()
+    public void EveryDTypeHasItsOwnElementType()
     {
-        // 8 = STRING has no safetensors counterpart.
-        Assert.Throws<ArgumentOutOfRangeException>(() => SafetensorsDTypes.FromOnnxDataType(8));
+        var dtypes = Enum.GetValues<SafetensorsDType>();
+        var elementTypes = dtypes.Select(d => d.ToElementType()).ToList();
+        Assert.DoesNotContain(Onnx.Ir.ElementType.Undefined, elementTypes);
+        Assert.Equal(dtypes.Length, elementTypes.Distinct().Count());
     }
 
     [Theory]
