@@ -1,5 +1,6 @@
 // Publishing a folder in one step: build it under a temp name beside the target, then rename.
-// An existing target is moved aside first and deleted only after the new one is in place.
+// An existing target is moved aside first, moved back if the new one cannot take its place, and
+// deleted only after the new one is in place. Model folders go through GenAiFolder.Publish.
 namespace OnnxLora.Models;
 
 public static class AtomicFolder
@@ -16,7 +17,15 @@ public static class AtomicFolder
         {
             throw new IOException($"{target}: exists and is a file, not a folder");
         }
-        Directory.Move(builtTemp, target);
+        try
+        {
+            Directory.Move(builtTemp, target);
+        }
+        catch when (old is not null)
+        {
+            Directory.Move(old, target);
+            throw;
+        }
         if (old is not null)
         {
             TryDelete(old);

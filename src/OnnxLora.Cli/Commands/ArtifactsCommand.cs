@@ -15,9 +15,9 @@ internal static class ArtifactsCommand
     {
         var model = new Option<string>("--model") { Description = "ONNX/GenAI or Hugging Face model folder", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Artifacts folder", Required = true };
-        var r = new Option<int>("--lora-r") { Description = "LoRA rank", DefaultValueFactory = _ => 16 };
-        var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 32 };
-        var targets = new Option<string>("--targets") { Description = "Comma-separated modules or all-linear", DefaultValueFactory = _ => string.Join(",", LoraSettings.DefaultTargets) };
+        var r = new Option<int>("--lora-r") { Description = "LoRA rank", DefaultValueFactory = _ => Peft.DefaultRank };
+        var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => Peft.DefaultAlpha };
+        var targets = new Option<string>("--targets") { Description = "Comma-separated modules or all-linear", DefaultValueFactory = _ => string.Join(",", Peft.DefaultTargets) };
         var full = new Option<bool>("--full-fine-tune") { Description = "Every weight trainable instead of LoRA" };
         var cmd = new Command("artifacts", "Generate training artifacts (training/eval/optimizer graphs) without training") { model, output, r, alpha, targets, full };
         cmd.SetAction(p => CliErrors.Run(() =>

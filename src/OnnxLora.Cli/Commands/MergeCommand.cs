@@ -26,7 +26,7 @@ internal static class MergeCommand
             var peft = PeftAdapter.Load(adapterDir);
             var targets = LoraFold.Merge(r.GetValue(model)!, peft, outDir, r.GetValue(unmerge), adapterDir);
             double adapterMb = FileSize(Path.Combine(adapterDir, PeftAdapter.WeightsFile)) / Mb;
-            double modelMb = Directory.EnumerateFiles(outDir, LoraFold.ModelFile + "*").Sum(FileSize) / Mb;
+            double modelMb = Directory.EnumerateFiles(outDir, Models.GenAiFolder.DefaultDecoderFile + "*").Sum(FileSize) / Mb;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{(r.GetValue(unmerge) ? "unmerged" : "merged")} {targets.Count} weights → {outDir} in {sw.Elapsed.TotalSeconds:F1}s"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -1,8 +1,7 @@
 // `onnxlora import`: a Hugging Face LlamaForCausalLM folder → an ORT GenAI folder
 // (model.onnx + model.onnx.data, genai_config.json, tokenizer files). Weights stream one
 // matrix at a time from safetensors into the side file; the output appears atomically
-// (built in a temp folder beside the target, then renamed). It does not quantize.
-using OnnxLora.Onnx.IO;
+// (GenAiFolder.Publish). It does not quantize, and leaves garbage collection to the runtime.
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Models.Import;
@@ -24,25 +23,22 @@ public static class HfImporter
         var target = dtype ?? DTypes.Parse(config.TorchDtype);
         var mapping = HfWeightMap.Build(config, source);
 
-        var full = Path.GetFullPath(outDir);
-        var temp = AtomicFolder.CreateTempBeside(full);
-        try
+        int done = 0;
+        var total = mapping.Count;
+        var model = GenAiLlamaGraph.Build(config, target, (name, shape) =>
         {
-            int done = 0;
-            var total = mapping.Count;
-            var model = GenAiLlamaGraph.Build(config, target, (name, shape) =>
+            var m = mapping[name];
+            long bytes = Initializer.ElementCount(shape) * target.SizeInBytes();
+            return new Initializer(name, target, shape, TensorData.FromGenerator(bytes, stream =>
             {
-                var m = mapping[name];
-                long bytes = Initializer.ElementCount(shape) * target.SizeInBytes();
-                return new Initializer(name, target, shape, TensorData.FromGenerator(bytes, stream =>
-                {
-                    progress?.Report($"[{++done}/{total}] {m.Source} → {name}");
-                    m.WriteTo(source, target, stream);
-                }));
-            });
-            model.SetMetadata("onnxlora.source", Path.GetFullPath(hfDir));
-            ModelWriter.Save(model, Path.Combine(temp, "model.onnx"));
-            GenAiConfigWriter.Write(Path.Combine(temp, "genai_config.json"), config, "model.onnx");
+                progress?.Report($"[{++done}/{total}] {m.Source} → {name}");
+                m.WriteTo(source, target, stream);
+            }));
+        });
+        model.SetMetadata("onnxlora.source", Path.GetFullPath(hfDir));
+        GenAiFolder.Publish(outDir, GenAiFolder.DefaultDecoderFile, model, temp =>
+        {
+            GenAiConfigWriter.Write(Path.Combine(temp, "genai_config.json"), config, GenAiFolder.DefaultDecoderFile);
             File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             foreach (var f in TokenizerFiles)
             {
@@ -52,17 +48,7 @@ public static class HfImporter
                     File.Copy(src, Path.Combine(temp, f));
                 }
             }
-            AtomicFolder.Replace(temp, full);
-            // Each streamed matrix left float/byte arrays on the large-object heap (~3x the largest
-            // matrix); hand them back to the OS now, or a training run that follows in this process
-            // starts ~200 MB higher (measured on bench-58m).
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            return config;
-        }
-        catch
-        {
-            AtomicFolder.TryDelete(temp);
-            throw;
-        }
+        });
+        return config;
     }
 }

@@ -10,30 +10,25 @@ namespace OnnxLora.Rewrite.Fold;
 
 public static class AdapterTargets
 {
-    private const string PeftPrefix = "base_model.model.";
-    private const string ASuffix = ".lora_A.weight";
-    private const string BSuffix = ".lora_B.weight";
-
     /// <summary>One target per lora_A tensor, in the adapter's order; W is [in,out], A (r,in), B (out,r).</summary>
     public static IReadOnlyList<LoraTarget> Resolve(Graph graph, PeftAdapter adapter, string source)
     {
         var targets = new List<LoraTarget>();
         foreach (var name in adapter.Tensors.Keys)
         {
-            if (name.EndsWith(BSuffix, StringComparison.Ordinal))
+            if (Peft.IsB(name))
             {
-                var a = name[..^BSuffix.Length] + ASuffix;
+                var a = Peft.AOfB(name);
                 if (!adapter.Tensors.ContainsKey(a))
                 {
                     throw new ModelFormatException($"{source}: adapter tensor '{name}' has no matching '{a}'");
                 }
                 continue;
             }
-            if (!name.EndsWith(ASuffix, StringComparison.Ordinal) || !name.StartsWith(PeftPrefix, StringComparison.Ordinal))
+            if (!Peft.TryParseA(name, out var module))
             {
-                throw new ModelFormatException($"{source}: adapter tensor '{name}' is not a LoRA A/B weight (expected {PeftPrefix}<module>{ASuffix})");
+                throw new ModelFormatException($"{source}: adapter tensor '{name}' is not a LoRA A/B weight (expected {Peft.Prefix}<module>{Peft.ASuffix})");
             }
-            var module = name[PeftPrefix.Length..^ASuffix.Length];
             var weight = WeightOf(module)
                 ?? throw new ModelFormatException($"{source}: adapter tensor '{name}' targets '{module}', which is not a Llama projection this model has");
             if (!graph.Initializers.TryGetValue(weight, out var w))
@@ -44,7 +39,7 @@ public static class AdapterTargets
             {
                 throw new ModelFormatException($"{source}: weight '{weight}' has rank {w.Dims.Length}, expected a 2-D [in,out] matrix");
             }
-            var bName = LoraTarget.PeftB(module);
+            var bName = Peft.B(module);
             if (!adapter.Tensors.TryGetValue(bName, out var b))
             {
                 throw new ModelFormatException($"{source}: adapter has '{name}' but no '{bName}'");
@@ -62,8 +57,7 @@ public static class AdapterTargets
                 throw new ModelFormatException(
                     $"{source}: tensor '{bName}' has shape [{string.Join(",", b.Shape)}], weight '{weight}' needs [{outF},{rank}]");
             }
-            double scaling = adapter.Settings.UseRsLora ? adapter.Settings.Alpha / Math.Sqrt(rank) : adapter.Settings.Alpha / rank;
-            targets.Add(new LoraTarget(module, weight, name, bName, inF, outF, rank, scaling));
+            targets.Add(new LoraTarget(module, weight, name, bName, inF, outF, rank, adapter.Settings.ScalingAt(rank)));
         }
         if (targets.Count == 0)
         {

@@ -1,9 +1,8 @@
 // Folds a PEFT adapter into a GenAI model folder: W ← W ± scaling·(B·A)ᵀ for every target, written as
-// a new complete folder (model + data + configs + tokenizer), published atomically. Each merged weight is
-// streamed row by row while the writer copies the model (peak memory ≈ one row per weight); untouched
-// weights are copied as they are. It does not change the graph; unmerge subtracts the same delta.
+// a new complete folder by GenAiFolder (its copy rule; atomic). Each merged weight is streamed row by row
+// while the writer copies the model (peak memory ≈ one row per weight); untouched weights are copied as
+// they are. It does not change the graph; unmerge subtracts the same delta.
 using OnnxLora.Models;
-using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Rewrite.Lora;
 
@@ -11,14 +10,12 @@ namespace OnnxLora.Rewrite.Fold;
 
 public static class LoraFold
 {
-    public const string ModelFile = "model.onnx";
-
     /// <summary>Writes <paramref name="outDir"/>; returns the targets folded.</summary>
     public static IReadOnlyList<LoraTarget> Merge(string onnxDir, PeftAdapter adapter, string outDir, bool unmerge = false,
         string adapterSource = "adapter")
     {
-        var modelPath = Path.Combine(onnxDir, ModelFile);
-        var model = ModelReader.Load(modelPath);
+        var folder = GenAiFolder.Open(onnxDir);
+        var model = folder.LoadDecoder();
         var g = model.Graph;
         var targets = AdapterTargets.Resolve(g, adapter, adapterSource);
         CheckBase(g, adapter, targets, adapterSource);
@@ -27,33 +24,14 @@ public static class LoraFold
             var w = g.Initializers[t.Weight];
             if (w.Type is not (ElementType.Float or ElementType.Float16 or ElementType.BFloat16))
             {
-                throw new ModelFormatException($"{modelPath}: weight '{t.Weight}' is {w.Type.OnnxName()}; merge needs float32, float16 or bfloat16 (quantized weights cannot be folded)");
+                throw new ModelFormatException($"{folder.DecoderPath}: weight '{t.Weight}' is {w.Type.OnnxName()}; merge needs float32, float16 or bfloat16 (quantized weights cannot be folded)");
             }
             var delta = new LoraDelta(adapter.Tensors[t.A].Data, adapter.Tensors[t.B].Data, t.Rank, (int)t.In, (int)t.Out,
                 (float)(unmerge ? -t.Scaling : t.Scaling));
             g.Initializers[t.Weight] = new Initializer(w.Name, w.Type, w.Dims,
                 TensorData.FromGenerator(w.Data.Length, s => WriteMerged(w, delta, s))) { Extra = w.Extra };
         }
-
-        var temp = AtomicFolder.CreateTempBeside(outDir);
-        try
-        {
-            ModelWriter.Save(model, Path.Combine(temp, ModelFile), new ExternalDataOptions { ReferenceFilesInOutputFolder = false });
-            foreach (var file in Directory.EnumerateFiles(onnxDir))
-            {
-                var name = Path.GetFileName(file);
-                if (name != ModelFile && !name.StartsWith(ModelFile + ".data", StringComparison.Ordinal) && !File.Exists(Path.Combine(temp, name)))
-                {
-                    File.Copy(file, Path.Combine(temp, name));
-                }
-            }
-            AtomicFolder.Replace(temp, outDir);
-        }
-        catch
-        {
-            AtomicFolder.TryDelete(temp);
-            throw;
-        }
+        folder.Write(model, outDir);
         return targets;
     }
 

@@ -12,12 +12,10 @@ public static class AdapterExport
     /// <summary>Layout tag stored in the ready model's metadata: A as (in,r), B as scaled (r,out), shared-input groups fused.</summary>
     public const string Layout = "t-grouped";
 
-    private const string ASuffix = ".lora_A.weight";
-
     public static void WriteOnnxAdapter(PeftAdapter adapter, string path)
     {
-        var modules = adapter.Tensors.Keys.Where(k => k.EndsWith(ASuffix, StringComparison.Ordinal))
-            .Select(k => k["base_model.model.".Length..^ASuffix.Length]).Order(StringComparer.Ordinal).ToList();
+        var modules = adapter.Tensors.Keys.Select(k => Peft.TryParseA(k, out var m) ? m : null).OfType<string>()
+            .Order(StringComparer.Ordinal).ToList();
         var parameters = new List<OnnxAdapterWriter.Parameter>();
         foreach (var group in LoraGroup.Of(modules))
         {
@@ -57,18 +55,16 @@ public static class AdapterExport
     // A (r,in), B (out,r) of one PEFT module, with its scaling.
     private static Module Member(PeftAdapter adapter, string module)
     {
-        var (a, aShape) = adapter.Tensors[LoraTarget.PeftA(module)];
-        if (!adapter.Tensors.TryGetValue(LoraTarget.PeftB(module), out var b))
+        var (a, aShape) = adapter.Tensors[Peft.A(module)];
+        if (!adapter.Tensors.TryGetValue(Peft.B(module), out var b))
         {
-            throw new ArgumentException($"adapter has '{LoraTarget.PeftA(module)}' but no '{LoraTarget.PeftB(module)}'");
+            throw new ArgumentException($"adapter has '{Peft.A(module)}' but no '{Peft.B(module)}'");
         }
         if (aShape.Length != 2 || b.Shape.Length != 2 || b.Shape[1] != aShape[0])
         {
             throw new ArgumentException($"adapter module '{module}': A [{string.Join(",", aShape)}] and B [{string.Join(",", b.Shape)}] are not (r,in) and (out,r)");
         }
         int rank = checked((int)aShape[0]);
-        var s = adapter.Settings;
-        float scaling = (float)(s.UseRsLora ? s.Alpha / Math.Sqrt(rank) : s.Alpha / rank);
-        return new Module(a, b.Data, rank, aShape[1], b.Shape[0], scaling);
+        return new Module(a, b.Data, rank, aShape[1], b.Shape[0], (float)adapter.Settings.ScalingAt(rank));
     }
 }

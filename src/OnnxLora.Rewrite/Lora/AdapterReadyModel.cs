@@ -3,9 +3,8 @@
 // initializers), pre-transposed so a decode step runs only MatMul, MatMul, Add per adapter; projections
 // that read the same input share one branch and one concatenated base MatMul (SharedInputLoraFusion).
 // Without an adapter it equals the base; an .onnx_adapter (B pre-scaled, same grouping) switches it.
-// It does not hold adapter values; AdapterExport writes those.
+// It does not hold adapter values; AdapterExport writes those. The folder is written by GenAiFolder.
 using OnnxLora.Models;
-using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Rewrite.Lora;
@@ -15,7 +14,8 @@ public static class AdapterReadyModel
     /// <summary>Writes a complete GenAI folder to <paramref name="outDir"/>; returns the injected targets.</summary>
     public static IReadOnlyList<LoraTarget> Build(string onnxDir, LoraSettings settings, string outDir)
     {
-        var model = ModelReader.Load(Path.Combine(onnxDir, "model.onnx"));
+        var folder = GenAiFolder.Open(onnxDir);
+        var model = folder.LoadDecoder();
         // Scaling is folded into the adapter file's B, so one ready model serves adapters of any alpha.
         var unit = settings with { Alpha = settings.Rank, UseRsLora = false, Dropout = 0 };
         var (_, targets) = LoraInjection.Run(model, unit, training: false, transposed: true);
@@ -29,26 +29,7 @@ public static class AdapterReadyModel
             }
         }
         model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank + ";layout=" + AdapterExport.Layout);
-        var temp = AtomicFolder.CreateTempBeside(outDir);
-        try
-        {
-            ModelWriter.Save(model, Path.Combine(temp, "model.onnx"), new ExternalDataOptions { ReferenceFilesInOutputFolder = false });
-            foreach (var file in Directory.EnumerateFiles(onnxDir))
-            {
-                var name = Path.GetFileName(file);
-                if (!name.StartsWith("model.onnx", StringComparison.Ordinal))
-                {
-                    File.Copy(file, Path.Combine(temp, name));
-                }
-            }
-            QuietOverridableWarnings(Path.Combine(temp, "genai_config.json"));
-            AtomicFolder.Replace(temp, outDir);
-        }
-        catch
-        {
-            AtomicFolder.TryDelete(temp);
-            throw;
-        }
+        folder.Write(model, outDir, temp => QuietOverridableWarnings(Path.Combine(temp, "genai_config.json")));
         return targets;
     }
 

@@ -12,10 +12,10 @@ public sealed record LoraGroup(string Name, IReadOnlyList<string> Modules)
 
     public bool IsFused => Modules.Count > 1;
 
-    /// <summary>The group's A parameter: the PEFT name for a single module.</summary>
-    public string A => IsFused ? LoraTarget.PeftPrefix(Name) + ".lora_A.weight" : LoraTarget.PeftA(Modules[0]);
+    /// <summary>The group's A parameter, named like PEFT's: a single module's is PEFT's own name.</summary>
+    public string A => Peft.A(Name);
 
-    public string B => IsFused ? LoraTarget.PeftPrefix(Name) + ".lora_B.weight" : LoraTarget.PeftB(Modules[0]);
+    public string B => Peft.B(Name);
 
     /// <summary>Groups in order of first appearance; members in q,k,v / gate,up order, e.g. model.layers.0.self_attn.q_proj+k_proj+v_proj.</summary>
     public static IReadOnlyList<LoraGroup> Of(IEnumerable<string> modules)

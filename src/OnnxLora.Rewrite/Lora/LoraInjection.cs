@@ -39,7 +39,7 @@ public sealed class LoraInjection
             {
                 throw new RewriteException($"{n}: weight '{w}' has rank {weight.Dims.Length}, expected 2");
             }
-            var target = new LoraTarget(module, w, LoraTarget.PeftA(module), LoraTarget.PeftB(module),
+            var target = new LoraTarget(module, w, Peft.A(module), Peft.B(module),
                 weight.Dims[0], weight.Dims[1], s.Rank, s.Scaling);
             Inject(g, n, target, s, training, computeType, transposed);
             targets.Add(target);

@@ -1,21 +1,19 @@
-// LoRA hyperparameters and targets, as PEFT's LoraConfig names them.
-// scaling = alpha / r, or alpha / sqrt(r) with rsLoRA.
+// LoRA hyperparameters and targets, as PEFT's LoraConfig names them. Defaults and the scaling
+// rule (alpha / r, or alpha / sqrt(r) with rsLoRA) come from Peft; this record only carries values.
 namespace OnnxLora.Rewrite.Lora;
 
 public sealed record LoraSettings
 {
-    public static readonly string[] DefaultTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+    public int Rank { get; init; } = Peft.DefaultRank;
 
-    public int Rank { get; init; } = 8;
-
-    public double Alpha { get; init; } = 16;
+    public double Alpha { get; init; } = Peft.DefaultAlpha;
 
     public double Dropout { get; init; }
 
     public bool UseRsLora { get; init; }
 
     /// <summary>Module names (q_proj, …, lm_head) or the single word "all-linear".</summary>
-    public IReadOnlyList<string> TargetModules { get; init; } = DefaultTargets;
+    public IReadOnlyList<string> TargetModules { get; init; } = Peft.DefaultTargets;
 
     /// <summary>Optional regex on the weight initializer name; when set it replaces <see cref="TargetModules"/>.</summary>
     public string? TargetRegex { get; init; }
@@ -25,7 +23,10 @@ public sealed record LoraSettings
 
     public int Seed { get; init; }
 
-    public double Scaling => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
+    public double Scaling => ScalingAt(Rank);
+
+    /// <summary>The scaling of a module of <paramref name="rank"/> under these settings (an adapter file's tensors give the rank).</summary>
+    public double ScalingAt(int rank) => Peft.Scaling(Alpha, rank, UseRsLora);
 
     public void Validate()
     {

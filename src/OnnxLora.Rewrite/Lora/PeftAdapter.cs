@@ -34,19 +34,19 @@ public sealed class PeftAdapter
         {
             throw new ModelFormatException($"{configPath}: peft_type '{peftType}' is not LORA");
         }
-        int r = cfg["r"]?.GetValue<int>() ?? throw new ModelFormatException($"{configPath}: missing 'r'");
         var targets = cfg["target_modules"] switch
         {
             JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
             JsonValue v => [v.GetValue<string>()],
             _ => throw new ModelFormatException($"{configPath}: missing 'target_modules'"),
         };
+        // A missing key means what PEFT's LoraConfig means by it (Peft.ConfigFile*).
         var settings = new LoraSettings
         {
-            Rank = r,
-            Alpha = cfg["lora_alpha"]?.GetValue<double>() ?? 8,
-            Dropout = cfg["lora_dropout"]?.GetValue<double>() ?? 0,
-            UseRsLora = cfg["use_rslora"]?.GetValue<bool>() ?? false,
+            Rank = cfg["r"]?.GetValue<int>() ?? Peft.ConfigFileRank,
+            Alpha = cfg["lora_alpha"]?.GetValue<double>() ?? Peft.ConfigFileAlpha,
+            Dropout = cfg["lora_dropout"]?.GetValue<double>() ?? Peft.ConfigFileDropout,
+            UseRsLora = cfg["use_rslora"]?.GetValue<bool>() ?? Peft.ConfigFileRsLora,
             TargetModules = targets.Length == 1 && targets[0] == "all-linear" ? ["all-linear"] : targets,
             Layers = cfg["layers_to_transform"] is JsonArray layers ? layers.Select(x => x!.GetValue<int>()).ToArray() : null,
         };
@@ -68,7 +68,7 @@ public sealed class PeftAdapter
         foreach (var name in file.Names)
         {
             // PEFT may save with or without the adapter name (".default") in the key.
-            var key = name.Replace(".lora_A.default.weight", ".lora_A.weight").Replace(".lora_B.default.weight", ".lora_B.weight");
+            var key = Peft.WithoutAdapterName(name);
             var info = file.GetInfo(name);
             tensors[key] = (file.ReadAsFloat32(name), info.Shape);
         }

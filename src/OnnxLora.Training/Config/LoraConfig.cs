@@ -1,19 +1,19 @@
-// The "lora:" block of a TrainConfig, in PEFT's names. Defaults: r 16, alpha 32 (TRL/PEFT examples), dropout 0
-// (PEFT examples often use 0.05; 0 keeps the training graph free of random masks), the seven Llama projections.
+// The "lora:" block of a TrainConfig, in PEFT's names. Its defaults are the project's LoRA defaults
+// (Peft.Default*: r 16, alpha 32, dropout 0, the seven Llama projections), declared there once.
 using OnnxLora.Rewrite.Lora;
 
 namespace OnnxLora.Training.Config;
 
 public sealed record LoraConfig
 {
-    public int R { get; init; } = 16;
+    public int R { get; init; } = Peft.DefaultRank;
 
-    public double Alpha { get; init; } = 32;
+    public double Alpha { get; init; } = Peft.DefaultAlpha;
 
     public double Dropout { get; init; }
 
     /// <summary>Module names (q_proj, …, lm_head) or the single entry "all-linear".</summary>
-    public IReadOnlyList<string> Targets { get; init; } = LoraSettings.DefaultTargets;
+    public IReadOnlyList<string> Targets { get; init; } = Peft.DefaultTargets;
 
     /// <summary>Regex on weight names; when set it replaces <see cref="Targets"/>.</summary>
     public string? TargetRegex { get; init; }

@@ -32,7 +32,7 @@ public sealed class SharedInputLoraFusionTests(ImportedFixture fx) : IClassFixtu
         var overridable = g.Inputs.Where(i => g.Initializers.ContainsKey(i.Name))
             .ToDictionary(i => i.Name, i => string.Join(",", Onnx.Ir.Graph.TypeOf(i).Shape.Select(d => d.Value)));
         Assert.Equal(8 * layers, overridable.Count); // 4 A/B pairs per layer
-        Assert.Contains(LoraTarget.PeftPrefix("model.layers.0.self_attn.q_proj+k_proj+v_proj") + ".lora_A.weight", overridable.Keys);
-        Assert.Contains(LoraTarget.PeftA("model.layers.0.self_attn.o_proj"), overridable.Keys);
+        Assert.Contains(Peft.A("model.layers.0.self_attn.q_proj+k_proj+v_proj"), overridable.Keys);
+        Assert.Contains(Peft.A("model.layers.0.self_attn.o_proj"), overridable.Keys);
     }
 }

@@ -63,6 +63,14 @@ public sealed class TrainConfigTests
     }
 
     [Fact]
+    public void LoraBlockDefaultsAreTheProjectLoraDefaults()
+    {
+        // One home (Peft.Default*): a config without a "lora:" block trains what new LoraSettings describe.
+        Assert.Equal(new Rewrite.Lora.LoraSettings { Seed = 3 }, new LoraConfig().ToSettings(3));
+        Assert.Equal((16, 32.0), (new LoraConfig().R, new LoraConfig().Alpha));
+    }
+
+    [Fact]
     public void OverridesWinOverFile()
     {
         string path = Write(Yaml, ".yaml");

@@ -40,7 +40,7 @@ public sealed class AdapterBaseHashTests
 
         var targets = LoraFold.Merge(trained, adapter, dir["merged"]);
         Assert.NotEmpty(targets);
-        Assert.True(File.Exists(Path.Combine(dir["merged"], LoraFold.ModelFile)));
+        Assert.True(File.Exists(Path.Combine(dir["merged"], GenAiFolder.DefaultDecoderFile)));
 
         var e = Assert.Throws<ModelFormatException>(() => LoraFold.Merge(other, adapter, dir["wrong"], adapterSource: run.AdapterDir));
         Assert.Contains("adapter was trained on another base", e.Message, StringComparison.Ordinal);
