@@ -25,6 +25,7 @@ public static class HfImporter
 
         int done = 0;
         var total = mapping.Count;
+        using var scratch = new ImportScratch();
         var model = GenAiLlamaGraph.Build(config, target, (name, shape) =>
         {
             var m = mapping[name];
@@ -32,7 +33,7 @@ public static class HfImporter
             return new Initializer(name, target, shape, TensorData.FromGenerator(bytes, stream =>
             {
                 progress?.Report($"[{++done}/{total}] {m.Source} → {name}");
-                m.WriteTo(source, target, stream);
+                m.WriteTo(source, target, stream, scratch);
             }));
         });
         model.SetMetadata("onnxlora.source", Path.GetFullPath(hfDir));

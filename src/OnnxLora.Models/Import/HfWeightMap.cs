@@ -16,18 +16,26 @@ public sealed record HfWeightMapping(string Source, long[] SourceShape, bool Tra
     /// <summary>Streams the tensor into <paramref name="stream"/> in <paramref name="target"/> dtype, a block at a time.</summary>
     public void WriteTo(IWeightSource source, ElementType target, Stream stream)
     {
+        using var scratch = new ImportScratch();
+        WriteTo(source, target, stream, scratch);
+    }
+
+    /// <summary>As above, with working arrays shared by every tensor of one import.</summary>
+    internal void WriteTo(IWeightSource source, ElementType target, Stream stream, ImportScratch scratch)
+    {
         long n = Initializer.ElementCount(SourceShape);
         int size = target.SizeInBytes();
         if (!Transpose)
         {
-            var values = new float[(int)Math.Min(n, BlockValues)];
-            var bytes = new byte[values.Length * size];
-            for (long done = 0; done < n; done += values.Length)
+            int blockValues = (int)Math.Min(n, BlockValues);
+            var values = scratch.Values(blockValues);
+            var bytes = scratch.Bytes(blockValues * size);
+            for (long done = 0; done < n; done += blockValues)
             {
-                int count = (int)Math.Min(values.Length, n - done);
-                source.ReadFloat32(Source, done, values.AsSpan(0, count));
-                ElementConversion.FromFloat32(target, values.AsSpan(0, count), bytes.AsSpan(0, count * size));
-                stream.Write(bytes, 0, count * size);
+                int count = (int)Math.Min(blockValues, n - done);
+                source.ReadFloat32(Source, done, values[..count]);
+                ElementConversion.FromFloat32(target, values[..count], bytes[..(count * size)]);
+                stream.Write(bytes[..(count * size)]);
             }
             return;
         }
@@ -35,9 +43,9 @@ public sealed record HfWeightMapping(string Source, long[] SourceShape, bool Tra
         // `width` source columns, gathered tile by tile of source rows so the writes stay contiguous.
         long rows = SourceShape[0], cols = SourceShape[1];
         int width = (int)Math.Clamp(BlockValues / rows, 1, cols);
-        var block = new float[width * rows];
-        var tile = new float[TileRows * width];
-        var output = new byte[block.Length * size];
+        var block = scratch.Values((int)(width * rows));
+        var tile = scratch.Tile(TileRows * width);
+        var output = scratch.Bytes((int)(width * rows) * size);
         for (long c0 = 0; c0 < cols; c0 += width)
         {
             int w = (int)Math.Min(width, cols - c0);
@@ -46,11 +54,11 @@ public sealed record HfWeightMapping(string Source, long[] SourceShape, bool Tra
                 int h = (int)Math.Min(TileRows, rows - r0);
                 for (int t = 0; t < h; t++)
                 {
-                    source.ReadFloat32(Source, (r0 + t) * cols + c0, tile.AsSpan(t * w, w));
+                    source.ReadFloat32(Source, (r0 + t) * cols + c0, tile.Slice(t * w, w));
                 }
                 for (int j = 0; j < w; j++)
                 {
-                    long at = j * rows + r0;
+                    int at = (int)(j * rows + r0);
                     for (int t = 0; t < h; t++)
                     {
                         block[at + t] = tile[t * w + j];
@@ -58,8 +66,8 @@ public sealed record HfWeightMapping(string Source, long[] SourceShape, bool Tra
                 }
             }
             int count = (int)(w * rows);
-            ElementConversion.FromFloat32(target, block.AsSpan(0, count), output.AsSpan(0, count * size));
-            stream.Write(output, 0, count * size);
+            ElementConversion.FromFloat32(target, block[..count], output[..(count * size)]);
+            stream.Write(output[..(count * size)]);
         }
     }
 }
