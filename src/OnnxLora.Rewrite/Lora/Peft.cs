@@ -23,7 +23,8 @@ public static class Peft
     public static readonly IReadOnlyList<string> DefaultTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
     // What adapter_config.json means when a key is absent: PEFT's own LoraConfig defaults (peft/tuners/lora/config.py:
-    // r 8, lora_alpha 8, lora_dropout 0.0, use_rslora False), since PEFT fills a missing key with them on load.
+    // r 8, lora_alpha 8, lora_dropout 0.0, use_rslora False), since PEFT fills a missing key with them on load;
+    // without target_modules PEFT takes its per-architecture choice, for Llama q_proj and v_proj.
     public const int ConfigFileRank = 8;
 
     public const double ConfigFileAlpha = 8;
@@ -31,6 +32,8 @@ public static class Peft
     public const double ConfigFileDropout = 0;
 
     public const bool ConfigFileRsLora = false;
+
+    public static readonly IReadOnlyList<string> ConfigFileTargets = ["q_proj", "v_proj"];
 
     /// <summary>PEFT's parameter name prefix for a module, e.g. base_model.model.model.layers.0.self_attn.q_proj.</summary>
     public static string ModulePrefix(string module) => Prefix + module;

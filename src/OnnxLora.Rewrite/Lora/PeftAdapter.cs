@@ -38,7 +38,8 @@ public sealed class PeftAdapter
         {
             JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
             JsonValue v => [v.GetValue<string>()],
-            _ => throw new ModelFormatException($"{configPath}: missing 'target_modules'"),
+            null => [.. Peft.ConfigFileTargets],
+            _ => throw new ModelFormatException($"{configPath}: 'target_modules' must be a list of module names or a string"),
         };
         // A missing key means what PEFT's LoraConfig means by it (Peft.ConfigFile*).
         var settings = new LoraSettings

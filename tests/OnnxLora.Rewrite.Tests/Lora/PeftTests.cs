@@ -66,14 +66,12 @@ public sealed class PeftTests(ImportedFixture fx) : IClassFixture<ImportedFixtur
         var dir = fx.NewPath("sparse-config");
         Directory.CreateDirectory(dir);
         File.Copy(Path.Combine(fx.AdapterDir, PeftAdapter.WeightsFile), Path.Combine(dir, PeftAdapter.WeightsFile));
-        File.WriteAllText(Path.Combine(dir, PeftAdapter.ConfigFile), new JsonObject
-        {
-            ["peft_type"] = "LORA",
-            ["target_modules"] = new JsonArray("q_proj", "v_proj"),
-        }.ToJsonString());
+        File.WriteAllText(Path.Combine(dir, PeftAdapter.ConfigFile), new JsonObject { ["peft_type"] = "LORA" }.ToJsonString());
         var s = PeftAdapter.Load(dir).Settings;
-        // PEFT's LoraConfig dataclass: r=8, lora_alpha=8, lora_dropout=0.0, use_rslora=False.
+        // PEFT's LoraConfig dataclass: r=8, lora_alpha=8, lora_dropout=0.0, use_rslora=False; for Llama
+        // without target_modules, PEFT's architecture table picks q_proj and v_proj.
         Assert.Equal((8, 8.0, 0.0, false), (s.Rank, s.Alpha, s.Dropout, s.UseRsLora));
+        Assert.Equal(["q_proj", "v_proj"], s.TargetModules);
         Assert.Equal((Peft.ConfigFileRank, Peft.ConfigFileAlpha), (s.Rank, s.Alpha));
     }
 
