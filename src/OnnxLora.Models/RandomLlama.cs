@@ -131,7 +131,7 @@ public static class RandomLlama
         int tensorSeed = TensorSeed(seed, name);
         long blocks = (n + BlockSize - 1) / BlockSize;
         int lanes = (int)Math.Min(blocks, Environment.ProcessorCount);
-        var buffers = Enumerable.Range(0, lanes).Select(_ => new byte[BlockSize * size]).ToArray();
+        var buffers = Enumerable.Range(0, lanes).Select(_ => new byte[Math.Min(n, BlockSize) * size]).ToArray(); // a norm needs bytes, not 16 MB
         var lengths = new int[lanes];
         for (long first = 0; first < blocks; first += lanes)
         {

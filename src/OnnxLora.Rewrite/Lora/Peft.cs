@@ -35,9 +35,6 @@ public static class Peft
 
     public static readonly IReadOnlyList<string> ConfigFileTargets = ["q_proj", "v_proj"];
 
-    /// <summary>PEFT's parameter name prefix for a module, e.g. base_model.model.model.layers.0.self_attn.q_proj.</summary>
-    public static string ModulePrefix(string module) => Prefix + module;
-
     /// <summary>base_model.model.&lt;module&gt;.lora_A.weight: A (r,in).</summary>
     public static string A(string module) => Prefix + module + ASuffix;
 
@@ -53,17 +50,15 @@ public static class Peft
         return ok;
     }
 
-    public static bool IsA(string name) => name.EndsWith(ASuffix, StringComparison.Ordinal);
-
     public static bool IsB(string name) => name.EndsWith(BSuffix, StringComparison.Ordinal);
 
     /// <summary>The lora_A name that pairs with a lora_B name.</summary>
     public static string AOfB(string bName) => bName[..^BSuffix.Length] + ASuffix;
 
-    /// <summary>PEFT may save keys with the adapter name (…lora_A.default.weight); this is the name without it.</summary>
-    public static string WithoutAdapterName(string savedName, string adapterName = "default") =>
-        savedName.Replace(".lora_A." + adapterName + ".weight", ASuffix, StringComparison.Ordinal)
-            .Replace(".lora_B." + adapterName + ".weight", BSuffix, StringComparison.Ordinal);
+    /// <summary>PEFT may save keys with its default adapter name (…lora_A.default.weight); this is the name without it.</summary>
+    public static string WithoutAdapterName(string savedName) =>
+        savedName.Replace(".lora_A.default.weight", ASuffix, StringComparison.Ordinal)
+            .Replace(".lora_B.default.weight", BSuffix, StringComparison.Ordinal);
 
     /// <summary>PEFT's scaling: alpha / r, or alpha / √r with rsLoRA.</summary>
     public static double Scaling(double alpha, int rank, bool rsLora) => rsLora ? alpha / Math.Sqrt(rank) : alpha / rank;
