@@ -1,0 +1,108 @@
+// Creates every ORT session of the product from one RuntimeOptions: full graph optimisation, sequential
+// execution, the options' threads, arena, memory pattern, config entries and profiling, on CPU or CUDA.
+// CUDA needs the GPU build of ORT; asking for it without one is a clear error, not a silent fallback to CPU.
+// It reads no environment variable and keeps no state; the caller owns (and releases) each session.
+using Microsoft.ML.OnnxRuntime;
+
+namespace OnnxLora.Onnx.Runtime;
+
+public static class SessionFactory
+{
+    /// <summary>Receives the path of each profile written by <see cref="Release"/>; stderr by default.</summary>
+    public static Action<string>? ProfileWritten { get; set; } = path => Console.Error.WriteLine($"profile: {path}");
+
+    /// <summary>A session of the model file at <paramref name="modelPath"/> (external data beside it).</summary>
+    public static InferenceSession Create(string modelPath, RuntimeOptions runtime)
+    {
+        using var options = CreateOptions(runtime, Path.GetFileNameWithoutExtension(modelPath));
+        return new InferenceSession(modelPath, options);
+    }
+
+    /// <summary>A session of a serialized model (small generated graphs); <paramref name="name"/> labels its profile.</summary>
+    public static InferenceSession Create(byte[] model, RuntimeOptions runtime, string name)
+    {
+        using var options = CreateOptions(runtime, name);
+        return new InferenceSession(model, options);
+    }
+
+    /// <summary>The SessionOptions <paramref name="runtime"/> stands for; the caller disposes them.</summary>
+    public static SessionOptions CreateOptions(RuntimeOptions runtime, string name)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        if (runtime.Problem() is { } problem)
+        {
+            throw new ArgumentException($"runtime.{problem.Key}: {problem.Message}");
+        }
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = runtime.Threads,
+            EnableCpuMemArena = runtime.CpuArena,
+            EnableMemoryPattern = runtime.MemoryPattern,
+        };
+        try
+        {
+            foreach (var (key, value) in runtime.SessionConfig)
+            {
+                options.AddSessionConfigEntry(key, value);
+            }
+            if (runtime.ProfilePrefix is { } prefix)
+            {
+                // The prefix must be set first: EnableProfiling passes the current prefix to ORT.
+                options.ProfileOutputPathPrefix = $"{prefix}_{name}";
+                options.EnableProfiling = true;
+            }
+            if (runtime.Device == Device.Cuda)
+            {
+                AppendCuda(options, runtime);
+            }
+            return options;
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Adds the CUDA provider on device 0 with the options' TF32 and arena growth. Fails with one line saying
+    /// what is missing: the provider itself (CPU build) or the CUDA libraries it loads.
+    /// </summary>
+    private static void AppendCuda(SessionOptions options, RuntimeOptions runtime)
+    {
+        try
+        {
+            using var cuda = new OrtCUDAProviderOptions();
+            cuda.UpdateOptions(new Dictionary<string, string>
+            {
+                ["device_id"] = "0",
+                ["use_tf32"] = runtime.Tf32 ? "1" : "0",
+                ["arena_extend_strategy"] = runtime.CudaArena == CudaArenaStrategy.NextPowerOfTwo ? "kNextPowerOfTwo" : "kSameAsRequested",
+            });
+            options.AppendExecutionProvider_CUDA(cuda);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            // the CUDA build whose provider cannot load its CUDA libraries, or a CPU build without the provider
+            throw new InvalidOperationException(e.Message.Contains("Failed to load library", StringComparison.Ordinal)
+                ? $"--device cuda: the CUDA provider could not load its libraries ({e.Message.Trim()}); put CUDA 13 and cuDNN 9 on LD_LIBRARY_PATH (e.g. /usr/local/cuda-13/lib64)"
+                : $"--device cuda: this build of ONNX Runtime has no CUDA provider ({e.Message.Trim()}); build with -p:OnnxLoraCuda=true", e);
+        }
+    }
+
+    /// <summary>Writes the session's profile when profiling is on (ORT writes it only on EndProfiling), then disposes it.</summary>
+    public static void Release(InferenceSession? session, RuntimeOptions runtime)
+    {
+        if (session is null)
+        {
+            return;
+        }
+        if (runtime.ProfilePrefix is not null)
+        {
+            ProfileWritten?.Invoke(session.EndProfiling());
+        }
+        session.Dispose();
+    }
+}
