@@ -4,6 +4,7 @@
 // each per round after an untimed warm-up; the median run is reported, so a noisy neighbour on a
 // shared CPU hits every form alike instead of whichever happened to run during the noise.
 using System.Diagnostics;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
 
@@ -21,7 +22,7 @@ public sealed record DecodeRate(string Name, int Tokens, double Seconds, int Run
 public static class DecodeBenchmark
 {
     public static IReadOnlyList<DecodeRate> Run(string baseDir, string adapterDir, string workDir, int promptTokens, int newTokens,
-        int repeats, IProgress<string>? progress = null)
+        int repeats, IProgress<string>? progress = null, RuntimeOptions? runtime = null)
     {
         var adapter = PeftAdapter.Load(adapterDir);
         var merged = Path.Combine(workDir, "merged");
@@ -34,9 +35,9 @@ public static class DecodeBenchmark
 
         var prompt = Enumerable.Range(0, promptTokens).Select(i => 1 + (i * 7 % 97)).ToArray();
         var o = new GenerationOptions { MaxNewTokens = newTokens, MinNewTokens = newTokens };
-        using var baseGen = new GenAiGenerator(baseDir);
-        using var mergedGen = new GenAiGenerator(merged);
-        using var readyGen = new GenAiGenerator(ready);
+        using var baseGen = new GenAiGenerator(baseDir, runtime);
+        using var mergedGen = new GenAiGenerator(merged, runtime);
+        using var readyGen = new GenAiGenerator(ready, runtime);
         readyGen.LoadAdapter("lora", adapterFile);
         (string Name, GenAiGenerator Gen, GenerationOptions O)[] forms =
         [

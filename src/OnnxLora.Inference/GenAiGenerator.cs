@@ -1,8 +1,12 @@
 // Text generation over ORT GenAI (CPU): one Model + Tokenizer, optional LoRA adapters hot-swapped per
 // generation (Adapters.LoadAdapter + Generator.SetActiveAdapter), token-by-token streaming.
-// It does not own a KV cache or sampling code; GenAI does both.
+// It does not own a KV cache or sampling code; GenAI does both. Of RuntimeOptions it applies what GenAI's
+// session_options take (threads, CPU arena, profiling, config entries) as a config overlay; the memory
+// pattern stays GenAI's own, and a Cuda device is refused (GenAI's CUDA package is not available here).
 using System.Globalization;
+using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntimeGenAI;
+using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Inference;
 
@@ -15,15 +19,28 @@ public sealed class GenAiGenerator : IDisposable
     private readonly int? _bosToAdd;
     private Adapters? _adapters;
 
-    public GenAiGenerator(string modelDir)
+    /// <param name="modelDir">a GenAI folder (genai_config.json + model).</param>
+    /// <param name="runtime">session settings (null: GenAI's defaults); the device must be Cpu.</param>
+    public GenAiGenerator(string modelDir, RuntimeOptions? runtime = null)
     {
         if (!File.Exists(Path.Combine(modelDir, "genai_config.json")))
         {
             throw new FileNotFoundException($"{modelDir}: genai_config.json not found (not an ORT GenAI model folder)");
         }
+        if (runtime is { Device: not Device.Cpu })
+        {
+            throw new ArgumentException("ORT GenAI runs on CPU here (its CUDA package is not available); use --engine ort --device cuda");
+        }
         GenAiRuntime.EnsureLoaded();
         _modelDir = modelDir;
-        _model = new Model(modelDir);
+        using (var config = new Config(modelDir))
+        {
+            if (runtime is not null && SessionOverlay(runtime) is { } overlay)
+            {
+                config.Overlay(overlay);
+            }
+            _model = new Model(config);
+        }
         _tokenizer = new Tokenizer(_model);
         // GenAI's tokenizer does not apply tokenizer_config.json's add_bos_token; transformers does, and the
         // model was trained that way, so Encode adds BOS itself when the config asks for it.
@@ -39,6 +56,29 @@ public sealed class GenAiGenerator : IDisposable
     }
 
     public IReadOnlyCollection<string> AdapterNames => _adapterNames;
+
+    /// <summary>The genai_config.json overlay setting the decoder's session_options from <paramref name="runtime"/>; null when nothing differs from GenAI's defaults.</summary>
+    public static string? SessionOverlay(RuntimeOptions runtime)
+    {
+        var session = new JsonObject();
+        if (runtime.Threads > 0)
+        {
+            session["intra_op_num_threads"] = runtime.Threads;
+        }
+        if (!runtime.CpuArena)
+        {
+            session["enable_cpu_mem_arena"] = false;
+        }
+        if (runtime.ProfilePrefix is { } prefix)
+        {
+            session["enable_profiling"] = prefix;
+        }
+        foreach (var (key, value) in runtime.SessionConfig)
+        {
+            session[key] = value; // GenAI passes unknown session_options keys on as config entries
+        }
+        return session.Count == 0 ? null : new JsonObject { ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = session } } }.ToJsonString();
+    }
 
     /// <summary>Loads an .onnx_adapter file under <paramref name="name"/>; the model must be adapter-ready.</summary>
     public void LoadAdapter(string name, string path)

@@ -5,17 +5,20 @@
 // logits row to the host for greedy / top-k / top-p sampling (GenerationOptions, as GenAI reads them).
 // It does not do beam search, batching or adapters (ORT ignores LoRA adapters under IOBinding);
 // the cache grows by reallocation (past_present_share_buffer = false, as our importer configures).
+// Its session comes from SessionFactory, so TF32 and the arenas follow the same RuntimeOptions as training.
 // B=1 (batch), S=new tokens this step, P=past length, T=P+S, K=kv heads, d=head dim, V=vocab
 using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxLora.Models;
+using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Inference;
 
 public sealed class OrtDecoder : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly RuntimeOptions _runtime;
     private readonly OrtMemoryInfo _cacheMemory;
     private readonly OrtMemoryInfo? _ownedMemory;
     private readonly RunOptions _run = new();
@@ -24,9 +27,10 @@ public sealed class OrtDecoder : IDisposable
     private readonly TensorElementType _cacheType;
 
     /// <param name="modelDir">a GenAI folder (genai_config.json + model).</param>
-    /// <param name="device">cpu or cuda (needs the -p:OnnxLoraCuda=true build).</param>
-    public OrtDecoder(string modelDir, string device = "cpu")
+    /// <param name="runtime">device (Cuda needs the -p:OnnxLoraCuda=true build) and session settings.</param>
+    public OrtDecoder(string modelDir, RuntimeOptions runtime)
     {
+        ArgumentNullException.ThrowIfNull(runtime);
         var configPath = Path.Combine(modelDir, "genai_config.json");
         if (!File.Exists(configPath))
         {
@@ -44,35 +48,21 @@ public sealed class OrtDecoder : IDisposable
             JsonNode n => [n.GetValue<int>()],
             null => [],
         };
-        Device = device;
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (device == "cuda")
+        _runtime = runtime;
+        _session = SessionFactory.Create(Path.Combine(modelDir, decoder["filename"]!.GetValue<string>()), runtime);
+        if (runtime.Device == Device.Cuda)
         {
-            try
-            {
-                options.AppendExecutionProvider_CUDA(0);
-            }
-            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
-            {
-                throw new InvalidOperationException(
-                    $"--device cuda: this build of ONNX Runtime has no CUDA provider ({e.Message}); build with -p:OnnxLoraCuda=true", e);
-            }
             _ownedMemory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, 0, OrtMemType.Default);
             _cacheMemory = _ownedMemory;
         }
-        else if (device == "cpu")
+        else
         {
             _cacheMemory = OrtMemoryInfo.DefaultInstance;
         }
-        else
-        {
-            throw new ArgumentException($"unknown device '{device}' (cpu, cuda)");
-        }
-        _session = new InferenceSession(Path.Combine(modelDir, decoder["filename"]!.GetValue<string>()), options);
         _cacheType = _session.InputMetadata[GenAiNames.PastKey(0)].ElementDataType;
     }
 
-    public string Device { get; }
+    public Device Device => _runtime.Device;
 
     /// <summary>Yields each new token id (prompt excluded); stops after an EOS token (yielded) or MaxNewTokens.</summary>
     public IEnumerable<int> GenerateTokens(int[] prompt, GenerationOptions o)
@@ -183,7 +173,7 @@ public sealed class OrtDecoder : IDisposable
 
     public void Dispose()
     {
-        _session.Dispose();
+        SessionFactory.Release(_session, _runtime);
         _ownedMemory?.Dispose();
         _run.Dispose();
     }

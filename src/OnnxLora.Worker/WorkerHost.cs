@@ -31,6 +31,7 @@ public static class WorkerHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         var o = builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        o.RuntimeDefaults(); // a bad Worker:Runtime default fails at start, not at the first submission
         builder.WebHost.UseUrls(o.Urls);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = o.MaxBodyBytes);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = s_shutdownTimeout);

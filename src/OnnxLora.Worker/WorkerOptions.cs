@@ -1,6 +1,8 @@
 // Settings of the worker service, bound from the "Worker" configuration section (appsettings, environment
 // Worker__X, command line --Worker:X=...). Defaults are the embedded single-machine setup: SQLite in DataDir,
 // loopback only, one job at a time. It holds no secrets in clear: API keys are given as SHA-256 hashes.
+using OnnxLora.Training.Config;
+
 namespace OnnxLora.Worker;
 
 public sealed class WorkerOptions
@@ -51,10 +53,30 @@ public sealed class WorkerOptions
     /// <summary>Bearer keys (as SHA-256 hex) and the tenant each one stands for.</summary>
     public List<ApiKeyEntry> ApiKeys { get; set; } = [];
 
+    /// <summary>
+    /// Server defaults of a job's `runtime` group, keyed as in the train config (Worker:Runtime:tf32=true,
+    /// Worker:Runtime:device=cuda). They are applied when a job is submitted and stored in its spec, under
+    /// whatever the job's own config.runtime says, so the worker that later runs it cannot change its numbers.
+    /// </summary>
+    public Dictionary<string, string> Runtime { get; set; } = [];
+
     /// <summary>Name of this worker in claims and logs; default host-pid-random.</summary>
     public string? WorkerId { get; set; }
 
     public TimeSpan Lease => TimeSpan.FromSeconds(LeaseSeconds);
+
+    /// <summary>A default TrainConfig carrying <see cref="Runtime"/>; a bad key or value throws a ConfigException naming Worker:Runtime:key.</summary>
+    public TrainConfig RuntimeDefaults()
+    {
+        try
+        {
+            return TrainConfigLoader.ApplyOverrides(new TrainConfig(), Runtime.Select(kv => KeyValuePair.Create("runtime." + kv.Key.ToLowerInvariant(), kv.Value)));
+        }
+        catch (ConfigException e)
+        {
+            throw new ConfigException(e.Key, $"{Section}:{nameof(Runtime)}: {e.Message}");
+        }
+    }
 
     public TimeSpan Heartbeat => TimeSpan.FromSeconds(HeartbeatSeconds ?? LeaseSeconds / 3);
 

@@ -1,6 +1,7 @@
 // Runs the built CLI as a child process: `dotnet artifacts/bin/OnnxLora.Cli/<config>/onnxlora.dll args…`
 // from the repository root, with the same configuration as this test binary. It captures exit code,
-// stdout and stderr; it does not build anything (the project reference builds the CLI first).
+// stdout and stderr, optionally with extra environment variables; it does not build anything (the project
+// reference builds the CLI first).
 using System.Diagnostics;
 
 namespace OnnxLora.Cli.Tests;
@@ -22,7 +23,10 @@ public static class CliProcess
         }
     }
 
-    public static CliResult Run(params string[] args)
+    public static CliResult Run(params string[] args) => RunWithEnvironment(new Dictionary<string, string?>(), args);
+
+    /// <summary>Runs with <paramref name="environment"/> set (a null value removes the variable) on top of this process's.</summary>
+    public static CliResult RunWithEnvironment(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -31,6 +35,17 @@ public static class CliProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            if (value is null)
+            {
+                psi.Environment.Remove(name);
+            }
+            else
+            {
+                psi.Environment[name] = value;
+            }
+        }
         psi.ArgumentList.Add(CliDll);
         foreach (var a in args)
         {

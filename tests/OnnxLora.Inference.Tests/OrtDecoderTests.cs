@@ -4,6 +4,7 @@
 using OnnxLora.Models;
 using OnnxLora.Models.Import;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Inference.Tests;
 
@@ -30,7 +31,7 @@ public sealed class OrtDecoderTests(InferenceFixture fx) : IClassFixture<Inferen
     [Fact]
     public void SamplingIsDeterministicPerSeedAndStaysInVocabulary()
     {
-        using var dec = new OrtDecoder(fx.BaseDir);
+        using var dec = new OrtDecoder(fx.BaseDir, new RuntimeOptions());
         var o = new GenerationOptions { MaxNewTokens = 10, MinNewTokens = 10, Temperature = 0.9, TopK = 20, TopP = 0.9, Seed = 5 };
         var a = dec.GenerateTokens([1, 15, 200], o).ToList();
         var b = dec.GenerateTokens([1, 15, 200], o).ToList();
@@ -47,7 +48,7 @@ public sealed class OrtDecoderTests(InferenceFixture fx) : IClassFixture<Inferen
         {
             genai = gen.GenerateTokens(prompt, o).ToList();
         }
-        using var dec = new OrtDecoder(dir, "cpu");
+        using var dec = new OrtDecoder(dir, new RuntimeOptions());
         var ours = dec.GenerateTokens(prompt, o).ToList();
         Assert.Equal(NewTokens, genai.Count);
         Assert.Equal(genai, ours);

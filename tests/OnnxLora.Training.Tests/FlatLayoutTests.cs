@@ -1,5 +1,7 @@
-// The flat state layout of the device engine: consecutive parameters share a segment up to the size
-// limit, offsets are contiguous, and a parameter larger than a segment stands alone in its own shape.
+// The flat state layout of the step engine: consecutive parameters share a segment up to the size
+// limit, offsets are contiguous, a parameter larger than a segment stands alone in its own shape, and
+// the limit depends on the device the artifacts are built for.
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Engine;
 
@@ -27,10 +29,13 @@ public sealed class FlatLayoutTests
     }
 
     [Fact]
-    public void LoraParametersOfAModelFitOneSegment()
+    public void LoraParametersOfAModelFitOneSegmentOnCudaAndOneMebibyteSegmentsOnCpu()
     {
         var ps = Enumerable.Range(0, 224).Select(i => P($"p{i}", 16, 2048)).ToArray(); // Llama-3.2-1B, r16, 7 targets
-        var segment = Assert.Single(FlatLayout.Of(ps));
+        var segment = Assert.Single(FlatLayout.Of(ps, FlatLayout.MaxSegmentElementsFor(Device.Cuda)));
         Assert.Equal(224L * 16 * 2048, segment.ElementCount);
+        var cpu = FlatLayout.Of(ps, FlatLayout.MaxSegmentElementsFor(Device.Cpu));
+        Assert.Equal(224 * 16 * 2048 / (1 << 18), cpu.Count);
+        Assert.All(cpu, s => Assert.Equal([1L << 18], s.Shape));
     }
 }

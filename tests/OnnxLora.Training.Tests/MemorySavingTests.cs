@@ -7,6 +7,7 @@ using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Models.Import;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Parity;
@@ -53,12 +54,12 @@ public sealed class MemorySavingTests
     {
         using (var source = ModelSource.Resolve(Fixture.Base))
         {
-            var graph = Build(source, new TrainingGraphOptions { Device = "cuda" }).Model.Graph;
+            var graph = Build(source, new TrainingGraphOptions { Device = Device.Cuda }).Model.Graph;
             // a Transpose of an initializer is what ORT would fold into a second, transposed copy of the weight
             Assert.DoesNotContain(graph.Nodes, n => n.OpType == "Transpose" && graph.IsInitializer(n.Input(0)));
         }
         var cpu = Run(new TrainingGraphOptions());
-        var cuda = Run(new TrainingGraphOptions { Device = "cuda" });
+        var cuda = Run(new TrainingGraphOptions { Device = Device.Cuda });
         foreach (var (name, values) in cpu)
         {
             double scale = Math.Max(values.Max(Math.Abs), 1e-30);

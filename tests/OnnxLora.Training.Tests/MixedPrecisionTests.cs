@@ -4,6 +4,7 @@
 // follows torch's GradScaler policy.
 using OnnxLora.Models.Import;
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Engine;
@@ -39,7 +40,7 @@ public sealed class MixedPrecisionTests
         using var dir = new TempDir();
         var unscaled = ParityRunner.Run(new ParityOptions
         {
-            Model = Fixture.Base, Batch = Fixture.Reference, Adapter = Fixture.Adapter, Trajectory = Fixture.Trajectory, IoBinding = true,
+            Model = Fixture.Base, Batch = Fixture.Reference, Adapter = Fixture.Adapter, Trajectory = Fixture.Trajectory,
         }).Outputs["trajectory.losses"].Data;
         HfImporter.Import(Fixture.Base, dir["f32"]);
         var (scaled, _) = RunTrajectory(Path.Combine(dir["f32"], "model.onnx"), dir["art"], lossScaling: true, new DynamicLossScaler(initialScale: 1024f));
@@ -67,7 +68,7 @@ public sealed class MixedPrecisionTests
         var adapter = PeftAdapter.Load(Fixture.Adapter);
         var a = TrainingArtifacts.Generate(modelPath, work, new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossScaling = lossScaling }, traj.AdamW);
         var initial = a.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);
-        using var engine = new DeviceStepEngine(a.TrainingModelPath, a.FlatOptimizerModelPath, a.FlatAccumulateModelPath, a.Parameters, initial, "cpu", scaler);
+        using var engine = new StepEngine(a, initial, new RuntimeOptions(), scaler);
         var losses = new float[traj.Steps.Count];
         for (int s = 0; s < losses.Length; s++)
         {

@@ -1,7 +1,8 @@
 // The training run end to end on the fixture base: exact resume (N steps in one go equals k steps,
-// interrupt, resume, N−k steps, bit for bit on CPU), all three data layouts, and a NaN stop that
-// keeps the last good checkpoint.
+// interrupt, resume, N−k steps, bit for bit on CPU), all three data layouts, a NaN stop that
+// keeps the last good checkpoint, and runtime options that reach the sessions and the run folder.
 using System.Text.Json;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Config;
 using OnnxLora.Training.Data;
 using OnnxLora.Training.Run;
@@ -95,6 +96,34 @@ public sealed class TrainerTests
         var ck = Checkpoint.Load(last);
         Assert.All(ck.Parameters.Values, p => Assert.All(p, v => Assert.True(float.IsFinite(v))));
         Assert.False(Directory.Exists(Path.Combine(dir["run"], "adapter")));
+    }
+
+    [Fact]
+    public void RuntimeOptionsReachEverySessionAndAreRecordedInConfigJson()
+    {
+        using var dir = new TempDir();
+        var data = PirateSubset(dir, lines: 8);
+        var profile = Path.Combine(dir["prof"], "p");
+        Directory.CreateDirectory(dir["prof"]);
+        var runtime = new RuntimeOptions { Threads = 1, CpuArena = false, ProfilePrefix = profile };
+        var c = Config(data, dir["run"]) with { MaxSteps = 2, ValSplit = 0.25, Runtime = runtime };
+        Assert.True(new Trainer(c, dir["run"]).Run().Completed);
+
+        // each session the run opened wrote its ORT profile under the configured prefix
+        var profiles = Directory.GetFiles(dir["prof"]).Select(Path.GetFileName).ToList();
+        foreach (var model in new[] { "training_model", "optimizer_model", "accumulate_model", "eval_model" })
+        {
+            Assert.Contains(profiles, f => f!.StartsWith($"p_{model}_", StringComparison.Ordinal) && f.EndsWith(".json", StringComparison.Ordinal));
+        }
+        using var saved = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["run"], Trainer.ConfigFile)));
+        var r = saved.RootElement.GetProperty("runtime");
+        Assert.Equal("cpu", r.GetProperty("device").GetString());
+        Assert.Equal(1, r.GetProperty("threads").GetInt32());
+        Assert.False(r.GetProperty("cpu_arena").GetBoolean());
+        Assert.False(r.GetProperty("tf32").GetBoolean());
+        Assert.Equal(profile, r.GetProperty("profile_prefix").GetString());
+        Assert.False(saved.RootElement.TryGetProperty("device", out _));
+        Assert.Equal(runtime.Threads, TrainConfigLoader.Load(Path.Combine(dir["run"], Trainer.ConfigFile)).Runtime.Threads);
     }
 
     private static List<double> Losses(string runDir) => File.ReadLines(Path.Combine(runDir, "metrics.jsonl"))

@@ -8,6 +8,7 @@ using OnnxLora.Autodiff;
 using OnnxLora.Models;
 using OnnxLora.Models.Import;
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 
@@ -20,7 +21,7 @@ Args opts;
 LlamaConfig config;
 long batch, seq;
 ElementType dtype;
-string device;
+Device device;
 try
 {
     opts = Args.Parse(args);
@@ -34,11 +35,7 @@ try
         "bfloat16" => ElementType.BFloat16,
         var x => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{x}'"),
     };
-    device = opts.Get("device", "cuda");
-    if (device is not ("cuda" or "cpu"))
-    {
-        throw new ArgumentException($"--device cuda|cpu, got '{device}'");
-    }
+    device = RuntimeNames.Parse<Device>(opts.Get("device", "cuda"), "--device");
 }
 catch (ArgumentException e)
 {
@@ -58,7 +55,7 @@ var variants = new (string Label, TrainingGraphOptions Options)[]
     ("recompute attention", new() { Recompute = true, LossChunks = 1 }),
     ("+ 8 loss chunks, recompute logits", new() { Recompute = true, LossChunks = 8, RecomputeLogits = true }),
 };
-Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()} LoRA r16 on 7 projections, graphs for {device}");
+Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()} LoRA r16 on 7 projections, graphs for {RuntimeNames.Of(device)}");
 double gib = 1L << 30;
 foreach (var (label, o) in variants)
 {

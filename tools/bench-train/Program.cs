@@ -2,6 +2,7 @@
 // (default preset bench-58m). LoRA r=16 alpha=32 on all 7 projections, or full fine-tune; fp32,
 // AdamW, batch B x T random tokens; warmup steps are excluded and tokens/s uses the median step. One mode per process,
 // so VmHWM (peak RSS) belongs to that mode alone. It prints one RESULT line for run.sh to parse.
+// Sessions follow RuntimeOptions: ONNXLORA_* variables give defaults (as in the CLI), --device/--threads/--tf32 win.
 // B=batch, T=time
 using System.Diagnostics;
 using OnnxLora.Autodiff.Optim;
@@ -9,6 +10,7 @@ using OnnxLora.Models;
 using OnnxLora.Models.Import;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.IO;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training;
 using OnnxLora.Training.Artifacts;
@@ -22,7 +24,15 @@ int warmup = int.Parse(opts.Get("warmup", "2"));
 int batch = int.Parse(opts.Get("batch", "4"));
 int time = int.Parse(opts.Get("seq", "256"));
 int seed = int.Parse(opts.Get("seed", "0"));
-var device = opts.Get("device", "cpu");
+var runtime = OnnxLora.Cli.RuntimeEnvironment.Defaults();
+runtime = runtime with
+{
+    Device = RuntimeNames.Parse<Device>(opts.Get("device", RuntimeNames.Of(runtime.Device)), "--device"),
+    Threads = int.Parse(opts.Get("threads", runtime.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture),
+    Tf32 = bool.Parse(opts.Get("tf32", runtime.Tf32 ? "true" : "false")),
+};
+var device = runtime.Device;
+var deviceName = RuntimeNames.Of(device);
 var recompute = bool.Parse(opts.Get("recompute", "true")); // attention probabilities recomputed in backward
 int? lossChunks = opts.Get("loss-chunks", "") is { Length: > 0 } lc ? int.Parse(lc) : null; // default: by vocabulary
 var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
@@ -38,7 +48,7 @@ if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
 }
 
 // Device-wide GPU memory (NVML, as nvidia-smi's memory.used) sampled every 10 ms; baseline before ORT starts.
-using var gpu = device == "cuda" ? OnnxLora.Training.Runtime.GpuMemory.Open() : null;
+using var gpu = device == Device.Cuda ? OnnxLora.Training.Runtime.GpuMemory.Open() : null;
 long gpuBaseline = gpu?.UsedBytes() ?? 0;
 // fp16/bf16 import straight from the checkpoint; fp32 through ModelSource (which imports a Hugging Face folder once)
 using var source = dtype == "float32" ? ModelSource.Resolve(hfDir) : null;
@@ -74,7 +84,7 @@ try
         initial[p.Name] = p.Initial is { } init ? init.ToFloats() : LoraInit(p, rng);
     }
     sw.Restart();
-    using var engine = StepEngines.Create(artifacts, initial, device, ioBinding: dtype != "float32");
+    using var engine = new StepEngine(artifacts, initial, runtime);
     initial.Clear();
     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true); // initial values (full: 232 MB) are copied in
     Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
@@ -105,7 +115,7 @@ try
     times.Sort();
     double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={device} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}" +
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}" +
         (gpu is null ? "" : $" gpu_peak_mb={(gpu.PeakBytes - gpuBaseline) / 1048576.0:F0}"));
 }
 finally

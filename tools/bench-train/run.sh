@@ -16,7 +16,7 @@ bench="$root/artifacts/bin/bench-train/release/bench-train"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 for mode in $modes; do
-  ONNXLORA_THREADS="$threads" taskset -c "0-$((threads - 1))" "$bench" --model "$model" --mode "$mode" \
+  taskset -c "0-$((threads - 1))" "$bench" --threads "$threads" --model "$model" --mode "$mode" \
     --steps "$steps" --warmup "$warmup" | tee -a "$out"
   OMP_NUM_THREADS="$threads" taskset -c "0-$((threads - 1))" "$py" "$here/peer.py" --model "$model" \
     --fixtures "$root/../shared/fixtures/tiny-llama" --mode "$mode" --steps "$steps" --warmup "$warmup" \

@@ -16,13 +16,14 @@ internal static class BenchDecodeCommand
         var newTokens = new Option<int>("--tokens") { Description = "Tokens decoded per run", DefaultValueFactory = _ => 128 };
         var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => 5 };
         var cmd = new Command("bench-decode", "Decode tokens/s: base vs merged vs hot-swapped adapter") { model, adapter, promptTokens, newTokens, repeats };
+        var runtime = RuntimeArgs.AddTo(cmd, device: false);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..12]);
             try
             {
                 var rates = DecodeBenchmark.Run(r.GetValue(model)!, r.GetValue(adapter)!, work, r.GetValue(promptTokens), r.GetValue(newTokens),
-                    r.GetValue(repeats), new SyncProgress(m => Console.Error.WriteLine("  " + m)));
+                    r.GetValue(repeats), new SyncProgress(m => Console.Error.WriteLine("  " + m)), runtime.Resolve(r));
                 double baseline = rates[0].TokensPerSecond, bestBaseline = rates[0].BestTokensPerSecond;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{"",-28} {"median",10} tok/s  {"× base",7}  {"best",10} tok/s  {"× base",7}   ({rates[0].Runs} runs of {rates[0].Tokens} tokens each)"));

@@ -12,9 +12,10 @@ internal static class ChatCommand
         var system = new Option<string?>("--system") { Description = "System message" };
         var cmd = new Command("chat", "Chat with a model (chat template applied), one user line at a time from stdin") { system };
         var opts = GenerationArgs.AddTo(cmd);
+        var runtime = RuntimeArgs.AddTo(cmd, device: false);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
-            using var gen = opts.CreateGenerator(r);
+            using var gen = opts.CreateGenerator(r, runtime.Resolve(r));
             var messages = new JsonArray();
             if (r.GetValue(system) is { } s)
             {

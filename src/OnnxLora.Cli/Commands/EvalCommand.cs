@@ -15,13 +15,13 @@ internal static class EvalCommand
         var maxSeqLen = new Option<int>("--max-seq-len") { Description = "Truncate to this many tokens", DefaultValueFactory = _ => 1024 };
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 8 };
         var template = new Option<string?>("--chat-template") { Description = "chatml|llama2|llama3|zephyr|plain (messages data)" };
-        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var cmd = new Command("eval", "Loss and perplexity of a model (optionally with an adapter) on a dataset")
-            { model, adapter, data, maxSeqLen, batch, template, device };
+            { model, adapter, data, maxSeqLen, batch, template };
+        var runtime = RuntimeArgs.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var result = DatasetEvaluation.Run(r.GetValue(model)!, r.GetValue(adapter), r.GetValue(data)!, r.GetValue(maxSeqLen),
-                r.GetValue(batch), r.GetValue(template), r.GetValue(device)!);
+                r.GetValue(batch), r.GetValue(template), runtime.Resolve(r));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"loss {result.Loss:F4}  perplexity {Math.Exp(result.Loss):F2}  ({result.Examples} examples, {result.Tokens} scored tokens)"));
             return 0;

@@ -4,6 +4,7 @@
 using System.CommandLine;
 using OnnxLora.Inference;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Cli.Commands;
 
@@ -15,29 +16,25 @@ internal static class GenerateCommand
         var cmd = new Command("generate", "Generate text (ORT GenAI on CPU, or --engine ort on CPU/CUDA), streaming tokens") { prompt };
         var opts = GenerationArgs.AddTo(cmd);
         cmd.Options.Add(opts.Engine);
-        cmd.Options.Add(opts.Device);
+        var runtimeArgs = RuntimeArgs.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var engine = r.GetValue(opts.Engine);
-            var device = r.GetValue(opts.Device)!;
+            var runtime = runtimeArgs.Resolve(r);
             if (engine == "ort")
             {
                 if (opts.HasAdapters(r))
                 {
                     throw new ArgumentException("--engine ort runs merged models only (merge the adapter first); --adapter needs --engine genai");
                 }
-                GenerateOrt(opts.Model(r), device, r.GetValue(prompt)!, opts.Options(r));
+                GenerateOrt(opts.Model(r), runtime, r.GetValue(prompt)!, opts.Options(r));
                 return 0;
             }
             if (engine != "genai")
             {
                 throw new ArgumentException($"unknown --engine '{engine}' (genai, ort)");
             }
-            if (device != "cpu")
-            {
-                throw new ArgumentException("ORT GenAI runs on CPU here (its CUDA package is not available); use --engine ort --device cuda");
-            }
-            using var gen = opts.CreateGenerator(r);
+            using var gen = opts.CreateGenerator(r, runtime); // refuses --device cuda: GenAI runs on CPU here
             foreach (var piece in gen.GenerateText(r.GetValue(prompt)!, opts.Options(r)))
             {
                 Console.Write(piece);
@@ -49,10 +46,10 @@ internal static class GenerateCommand
         return cmd;
     }
 
-    private static void GenerateOrt(string model, string device, string prompt, GenerationOptions o)
+    private static void GenerateOrt(string model, RuntimeOptions runtime, string prompt, GenerationOptions o)
     {
         var tokenizer = TextTokenizer.Load(model);
-        using var decoder = new OrtDecoder(model, device);
+        using var decoder = new OrtDecoder(model, runtime);
         var produced = new List<int>();
         string shown = "";
         foreach (var t in decoder.GenerateTokens([.. tokenizer.Encode(prompt)], o))

@@ -1,6 +1,7 @@
 // Options shared by `generate`, `chat` and `bench-decode`: model folder, search settings, adapters.
 using System.CommandLine;
 using OnnxLora.Inference;
+using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Cli.Commands;
 
@@ -15,17 +16,11 @@ internal sealed class GenerationArgs
     private readonly Option<string[]> _adapters = new("--adapter") { Description = "Load an .onnx_adapter: name=path (repeatable)", AllowMultipleArgumentsPerToken = true };
     private readonly Option<string?> _adapterName = new("--adapter-name") { Description = "Adapter to activate (default: the only one loaded)" };
 
-    /// <summary>Engine and device choice (generate only; chat and bench-decode stay on GenAI).</summary>
+    /// <summary>Engine choice (generate only; chat and bench-decode stay on GenAI).</summary>
     public Option<string> Engine { get; } = new("--engine")
     {
         Description = "genai (ORT GenAI, CPU) or ort (our ORT KV-cache loop; the CUDA path)",
         DefaultValueFactory = _ => "genai",
-    };
-
-    public Option<string> Device { get; } = new("--device")
-    {
-        Description = "cpu or cuda (cuda: --engine ort and the -p:OnnxLoraCuda=true build)",
-        DefaultValueFactory = _ => "cpu",
     };
 
     public string Model(ParseResult r) => r.GetValue(_model)!;
@@ -46,9 +41,9 @@ internal sealed class GenerationArgs
         return a;
     }
 
-    public GenAiGenerator CreateGenerator(ParseResult r)
+    public GenAiGenerator CreateGenerator(ParseResult r, RuntimeOptions runtime)
     {
-        var gen = new GenAiGenerator(r.GetValue(_model)!);
+        var gen = new GenAiGenerator(r.GetValue(_model)!, runtime);
         try
         {
             foreach (var spec in r.GetValue(_adapters) ?? [])

@@ -23,11 +23,11 @@ internal static class ParityCommand
         var trajectory = new Option<string?>("--trajectory") { Description = "trajectory.json: run its AdamW steps from the adapter and report trajectory.losses" };
         var compare = new Option<bool>("--compare") { Description = "Print max abs errors against same-named tensors in the batch file, and list the tensors left uncompared" };
         var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits; when given, only these pairs are compared", AllowMultipleArgumentsPerToken = true };
-        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var lossChunks = new Option<int?>("--loss-chunks") { Description = "Trajectory: chunks of the loss along T (default: 8 on cuda for vocabularies ≥ 16384, else 1)" };
         var recomputeLogits = new Option<bool>("--recompute-logits") { Description = "Trajectory: recompute each loss chunk's logits in backward" };
         var cmd = new Command("parity", "Prove that our ONNX graphs compute what transformers/PEFT compute")
-            { model, batch, output, adapter, trajectory, compare, refKey, device, lossChunks, recomputeLogits };
+            { model, batch, output, adapter, trajectory, compare, refKey, lossChunks, recomputeLogits };
+        var runtime = RuntimeArgs.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var keys = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -48,7 +48,7 @@ internal static class ParityCommand
                 Adapter = r.GetValue(adapter),
                 Trajectory = r.GetValue(trajectory),
                 ReferenceKeys = keys,
-                Device = r.GetValue(device)!,
+                Runtime = runtime.Resolve(r),
                 LossChunks = r.GetValue(lossChunks) is { } k and < 1
                     ? throw new ArgumentException($"--loss-chunks must be ≥ 1, got {k}")
                     : r.GetValue(lossChunks),

@@ -4,6 +4,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using OnnxLora.Inference;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Config;
@@ -29,6 +30,7 @@ internal static class QuickstartCommand
     private static int Run(string root, int steps)
     {
         var sw = Stopwatch.StartNew();
+        var runtime = RuntimeEnvironment.Defaults();
         Directory.CreateDirectory(root);
         var model = Path.Combine(root, "model");
         Console.WriteLine("1/4 creating the embedded tiny Llama (random init, project tokenizer)...");
@@ -37,7 +39,7 @@ internal static class QuickstartCommand
 
         var greedy = new GenerationOptions { MaxNewTokens = 40 };
         Console.WriteLine($"2/4 before training, asked \"{Question.Trim()}\":");
-        Console.WriteLine("    " + Answer(model, greedy));
+        Console.WriteLine("    " + Answer(model, greedy, runtime));
 
         Console.WriteLine($"3/4 LoRA training on {data} ...");
         var run = Path.Combine(root, "run");
@@ -46,7 +48,7 @@ internal static class QuickstartCommand
         {
             Model = model, Data = data, Output = run, ValSplit = 0.05, MaxSteps = steps, BatchSize = 8, MaxSeqLen = 128,
             Lr = 3e-3, Schedule = "cosine", WarmupSteps = 10, EvalEvery = 250, Seed = 0,
-            Lora = new LoraConfig { R = 16, Alpha = 32 },
+            Lora = new LoraConfig { R = 16, Alpha = 32 }, Runtime = runtime,
         };
         var reporter = new TrainReporter();
         var summary = new Trainer(config, run, reporter).Run();
@@ -56,7 +58,7 @@ internal static class QuickstartCommand
         var merged = Path.Combine(root, "merged");
         LoraFold.Merge(model, PeftAdapter.Load(summary.AdapterDir), merged);
         Console.WriteLine($"after training, asked \"{Question.Trim()}\":");
-        Console.WriteLine("    " + Answer(merged, greedy));
+        Console.WriteLine("    " + Answer(merged, greedy, runtime));
         TrainReporter.PrintSummary(summary);
         Console.WriteLine($"merged model: {merged}");
         Console.WriteLine($"loss curve: {Path.Combine(run, Trainer.LossCurveFile)}");
@@ -64,9 +66,9 @@ internal static class QuickstartCommand
         return 0;
     }
 
-    private static string Answer(string modelDir, GenerationOptions o)
+    private static string Answer(string modelDir, GenerationOptions o, RuntimeOptions runtime)
     {
-        using var g = new GenAiGenerator(modelDir);
+        using var g = new GenAiGenerator(modelDir, runtime);
         return string.Concat(g.GenerateText(Question, o)).Replace("\n", " ").Trim();
     }
 }

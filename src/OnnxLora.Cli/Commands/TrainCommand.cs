@@ -1,5 +1,6 @@
 // `onnxlora train`: config file + flags → a run folder (adapter, metrics, loss curve, checkpoints).
-// Ctrl+C / SIGTERM save a checkpoint and exit; --resume continues bit-identically on CPU.
+// Ctrl+C / SIGTERM save a checkpoint and exit; --resume continues bit-identically on CPU with the runtime
+// settings recorded in the run's config.json. ONNXLORA_* variables give runtime defaults; files and flags win.
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using OnnxLora.Training.Config;
@@ -29,7 +30,8 @@ internal static class TrainCommand
             ("--targets", "lora.targets", "Comma-separated modules or all-linear"), ("--rslora", "lora.rslora", "alpha/sqrt(r) scaling (true|false)"),
             ("--full-fine-tune", "full_fine_tune", "Train every weight (true|false)"), ("--weight-decay", "weight_decay", "AdamW weight decay"),
             ("--max-grad-norm", "max_grad_norm", "Global-norm clip"), ("--seed", "seed", "Seed"), ("--eval-every", "eval_every", "Eval every N steps"),
-            ("--save-every", "save_every", "Checkpoint every N steps"), ("--keep-last", "keep_last", "Checkpoints to keep"), ("--device", "device", "cpu|cuda"),
+            ("--save-every", "save_every", "Checkpoint every N steps"), ("--keep-last", "keep_last", "Checkpoints to keep"), ("--device", "device", "cpu|cuda (runtime.device)"),
+            ("--threads", "runtime.threads", "Intra-op threads per ORT session (0: ORT's choice)"), ("--tf32", "runtime.tf32", "Allow TF32 matmuls on CUDA (true|false, default false)"),
             ("--recompute-attention", "memory.recompute_attention", "Recompute attention probabilities in backward (true|false, default true)"),
             ("--loss-chunks", "memory.loss_chunks", "Chunks of the loss along T (default: 8 on cuda for vocab ≥ 16384, else 1)"),
             ("--recompute-logits", "memory.recompute_logits", "Recompute loss-chunk logits in backward (true|false, default false)"),
@@ -74,7 +76,7 @@ internal static class TrainCommand
                     }
                     Add(parts[0], parts[1]);
                 }
-                var cfg = TrainConfigLoader.Load(r.GetValue(config), overrides);
+                var cfg = TrainConfigLoader.Load(r.GetValue(config), overrides, new TrainConfig { Runtime = RuntimeEnvironment.Defaults() });
                 trainer = new Trainer(cfg, cfg.Output ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)), reporter);
             }
             using var cts = new CancellationTokenSource();

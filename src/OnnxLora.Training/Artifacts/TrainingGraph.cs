@@ -5,6 +5,7 @@ using OnnxLora.Autodiff;
 using OnnxLora.Autodiff.Loss;
 using OnnxLora.Models;
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Rewrite.Passes;
 
@@ -39,7 +40,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
             }
         }
         var logits = GenAiNames.Logits;
-        int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == "cuda");
+        int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == Device.Cuda);
         var loss = CausalLmLoss.Add(g, logits, logitsType: computeType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();
@@ -61,7 +62,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
                 LowPrecision = computeType != ElementType.Float,
                 LossScaleInput = o.LossScaling ? TrainingGraphOptions.LossScaleInput : null,
                 Recompute = o.Recompute ? Recomputation.IsMarked : null,
-                WeightTransposeViews = o.Device == "cuda",
+                WeightTransposeViews = o.Device == Device.Cuda,
             });
         }
         CausalLmLoss.LowerForRuntime(g);

@@ -1,4 +1,5 @@
 // What the artifact builder should produce from a GenAI-layout model.
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
 
 namespace OnnxLora.Training.Artifacts;
@@ -37,10 +38,11 @@ public sealed record TrainingGraphOptions
     public bool RecomputeLogits { get; init; }
 
     /// <summary>
-    /// Device the graphs are built for (cpu | cuda). On cuda a frozen weight's gradient MatMul reads the
-    /// weight through a view (no transposed copy of the weights in device memory; see GradientOptions).
+    /// Device the graphs are built for. On Cuda a frozen weight's gradient MatMul reads the weight through a
+    /// view (no transposed copy of the weights in device memory; see GradientOptions), and the loss is chunked
+    /// by default for large vocabularies.
     /// </summary>
-    public string Device { get; init; } = "cpu";
+    public Device Device { get; init; } = Device.Cpu;
 
     public const string LossScaleInput = "loss_scale";
 }

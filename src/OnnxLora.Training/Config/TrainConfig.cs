@@ -1,9 +1,12 @@
 // Every setting of a training run, under the snake_case keys of the YAML/JSON file (TrainConfigLoader reads it,
 // CLI flags override it, the effective config is saved as JSON in the run folder). Defaults follow HF
 // Trainer/TRL SFT: lr 2e-4, linear schedule, 3 epochs, batch 8, max_seq_len 1024, max_grad_norm 1, seed 42.
+// How ORT runs (device, TF32, threads, arenas) is the `runtime:` group, a RuntimeOptions; the old top-level
+// `device:` key is still read into runtime.device.
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using OnnxLora.Autodiff.Optim;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Data;
 
 namespace OnnxLora.Training.Config;
@@ -11,7 +14,6 @@ namespace OnnxLora.Training.Config;
 public sealed record TrainConfig
 {
     public static readonly IReadOnlyList<string> Schedules = ["constant", "linear", "cosine"];
-    public static readonly IReadOnlyList<string> Devices = ["cpu", "cuda"];
     public static readonly IReadOnlyList<string> Formats = ["auto", "text", "prompt_completion", "messages"];
 
     /// <summary>Model folder (GenAI layout, or anything `onnxlora import` takes).</summary>
@@ -81,12 +83,12 @@ public sealed record TrainConfig
     /// <summary>Checkpoints kept; 0 keeps all.</summary>
     public int KeepLast { get; init; } = 2;
 
-    /// <summary>cpu | cuda.</summary>
-    public string Device { get; init; } = "cpu";
-
     public int LogEvery { get; init; } = 10;
 
     public MemoryConfig Memory { get; init; } = new();
+
+    /// <summary>Device and ORT session settings (config group "runtime"; recorded in the run's config.json).</summary>
+    public RuntimeOptions Runtime { get; init; } = new();
 
     [JsonIgnore]
     public DatasetFormat DatasetFormat => Format switch
@@ -146,9 +148,12 @@ public sealed record TrainConfig
         Require(EvalEvery >= 0, "eval_every", $"eval_every must be >= 0, got {EvalEvery}");
         Require(SaveEvery >= 0, "save_every", $"save_every must be >= 0, got {SaveEvery}");
         Require(KeepLast >= 0, "keep_last", $"keep_last must be >= 0, got {KeepLast}");
-        OneOf(Device, Devices, "device");
         Require(LogEvery >= 1, "log_every", $"log_every must be >= 1, got {LogEvery}");
         Require(Memory.LossChunks is null or >= 1, "memory.loss_chunks", $"memory.loss_chunks must be >= 1 (or null), got {Memory.LossChunks}");
+        if (Runtime.Problem() is { } runtime)
+        {
+            throw new ConfigException("runtime." + runtime.Key, "runtime." + runtime.Message);
+        }
     }
 
     private static void Require(bool ok, string key, string message)

@@ -1,9 +1,11 @@
 // Reads a TrainConfig from YAML (.yaml/.yml, errors carry file:line) or JSON, applies command-line overrides
 // ("lr=1e-4", "lora.r=8", "--lora-r 8" normalised by the caller to key/value), validates, and saves the effective
-// config as snake_case JSON. Unknown keys and bad values fail with one line naming the key.
+// config as snake_case JSON. Unknown keys and bad values fail with one line naming the key. Defaults come from
+// the caller (e.g. the CLI's ONNXLORA_* mapping); the loader itself reads no environment.
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using OnnxLora.Onnx.Runtime;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -16,7 +18,11 @@ public static class TrainConfigLoader
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) }, // the names RuntimeNames reads
     };
+
+    /// <summary>Keys whose value is a mapping of free-form keys (ORT config keys contain dots) to strings.</summary>
+    private static readonly HashSet<string> s_maps = ["runtime.session_config"];
 
     private static readonly Dictionary<string, Func<TrainConfig, ConfigValue, string, TrainConfig>> s_setters = new()
     {
@@ -53,11 +59,20 @@ public static class TrainConfigLoader
         ["eval_every"] = (c, v, k) => c with { EvalEvery = Int(v, k) },
         ["save_every"] = (c, v, k) => c with { SaveEvery = Int(v, k) },
         ["keep_last"] = (c, v, k) => c with { KeepLast = Int(v, k) },
-        ["device"] = (c, v, k) => c with { Device = Str(v, k) ?? "" },
+        // before the runtime group existed; config.json now writes runtime.device
+        ["device"] = (c, v, k) => c with { Runtime = c.Runtime with { Device = Enum<Device>(v, k) } },
         ["log_every"] = (c, v, k) => c with { LogEvery = Int(v, k) },
         ["memory.recompute_attention"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeAttention = Bool(v, k) } },
         ["memory.loss_chunks"] = (c, v, k) => c with { Memory = c.Memory with { LossChunks = v.IsNull ? null : Int(v, k) } },
         ["memory.recompute_logits"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeLogits = Bool(v, k) } },
+        ["runtime.device"] = (c, v, k) => c with { Runtime = c.Runtime with { Device = Enum<Device>(v, k) } },
+        ["runtime.tf32"] = (c, v, k) => c with { Runtime = c.Runtime with { Tf32 = Bool(v, k) } },
+        ["runtime.cpu_arena"] = (c, v, k) => c with { Runtime = c.Runtime with { CpuArena = Bool(v, k) } },
+        ["runtime.cuda_arena"] = (c, v, k) => c with { Runtime = c.Runtime with { CudaArena = Enum<CudaArenaStrategy>(v, k) } },
+        ["runtime.threads"] = (c, v, k) => c with { Runtime = c.Runtime with { Threads = Int(v, k) } },
+        ["runtime.memory_pattern"] = (c, v, k) => c with { Runtime = c.Runtime with { MemoryPattern = Bool(v, k) } },
+        ["runtime.profile_prefix"] = (c, v, k) => c with { Runtime = c.Runtime with { ProfilePrefix = Str(v, k) } },
+        ["runtime.session_config"] = (c, v, k) => c with { Runtime = c.Runtime with { SessionConfig = Map(v, k) } },
     };
 
     /// <summary>Nested groups of keys ("lora" for "lora.r", "memory" for "memory.loss_chunks").</summary>
@@ -66,11 +81,14 @@ public static class TrainConfigLoader
     /// <summary>All keys in dotted form ("lr", "lora.r").</summary>
     public static IReadOnlyCollection<string> Keys => s_setters.Keys;
 
-    /// <summary>Reads <paramref name="path"/> and applies <paramref name="overrides"/> on top, then validates.</summary>
-    public static TrainConfig Load(string? path, IEnumerable<KeyValuePair<string, string>>? overrides = null)
+    /// <summary>
+    /// Reads <paramref name="path"/> over <paramref name="defaults"/> (null: the built-in defaults) and applies
+    /// <paramref name="overrides"/> on top, then validates.
+    /// </summary>
+    public static TrainConfig Load(string? path, IEnumerable<KeyValuePair<string, string>>? overrides = null, TrainConfig? defaults = null)
     {
         var locations = new Dictionary<string, string>();
-        TrainConfig config = new();
+        TrainConfig config = defaults ?? new();
         if (path is not null)
         {
             if (!File.Exists(path))
@@ -98,11 +116,14 @@ public static class TrainConfigLoader
     public static TrainConfig ParseYaml(string yaml, string name = "config.yaml") =>
         Apply(new TrainConfig(), ReadYaml(yaml, name), new Dictionary<string, string>());
 
-    /// <summary>Parses JSON text without validating.</summary>
-    public static TrainConfig ParseJson(string json, string name = "config.json") =>
-        Apply(new TrainConfig(), ReadJson(json, name), new Dictionary<string, string>());
+    /// <summary>Parses JSON text over <paramref name="defaults"/> (null: the built-in defaults) without validating.</summary>
+    public static TrainConfig ParseJson(string json, string name = "config.json", TrainConfig? defaults = null) =>
+        Apply(defaults ?? new TrainConfig(), ReadJson(json, name), new Dictionary<string, string>());
 
-    /// <summary>Applies "key=value" style overrides (keys "lr", "lora.r", "lora_r", "--lora-r"); lists are comma-separated.</summary>
+    /// <summary>
+    /// Applies "key=value" style overrides (keys "lr", "lora.r", "lora_r", "--lora-r"); lists are comma-separated,
+    /// runtime.session_config is "key=value;key=value".
+    /// </summary>
     public static TrainConfig ApplyOverrides(TrainConfig config, IEnumerable<KeyValuePair<string, string>> overrides) =>
         ApplyOverrides(config, overrides, new Dictionary<string, string>());
 
@@ -131,6 +152,7 @@ public static class TrainConfigLoader
             bool isList = key is "lora.targets" or "lora.layers";
             entries.Add((key, isList
                 ? new ConfigValue(null, value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), where)
+                : s_maps.Contains(key) ? new ConfigValue(null, null, where, ParseMap(value, key, where))
                 : new ConfigValue(value, null, where)));
         }
         return Apply(config, entries, locations);
@@ -186,6 +208,11 @@ public static class TrainConfigLoader
                 case YamlMappingNode child when IsGroup(key):
                     FlattenYaml(child, key + ".", name, entries);
                     break;
+                case YamlMappingNode child when s_maps.Contains(key):
+                    entries.Add((key, new ConfigValue(null, null, where, child.Children.Select(kv => new KeyValuePair<string, string?>(
+                        ((YamlScalarNode)kv.Key).Value ?? "",
+                        kv.Value is YamlScalarNode s ? s.Value : throw new ConfigException(key, $"{name}:{kv.Value.Start.Line}: {key} must map keys to plain values"))).ToList())));
+                    break;
                 case YamlMappingNode:
                     throw new ConfigException(key, s_setters.ContainsKey(key)
                         ? $"{where}: {key} must be a value, not a mapping"
@@ -236,6 +263,10 @@ public static class TrainConfigLoader
                 case JsonValueKind.Object when IsGroup(key):
                     FlattenJson(p.Value, key + ".", name, entries);
                     break;
+                case JsonValueKind.Object when s_maps.Contains(key):
+                    entries.Add((key, new ConfigValue(null, null, name, p.Value.EnumerateObject()
+                        .Select(e => new KeyValuePair<string, string?>(e.Name, JsonScalar(e.Value, key, name))).ToList())));
+                    break;
                 case JsonValueKind.Object:
                     throw new ConfigException(key, s_setters.ContainsKey(key)
                         ? $"{name}: {key} must be a value, not an object"
@@ -264,10 +295,11 @@ public static class TrainConfigLoader
     };
 
     private static string? Str(ConfigValue v, string key) =>
-        v.List is null ? v.Scalar : throw new ConfigException(key, $"{v.Location}: {key} must be a single value, not a list");
+        v.List is null && v.Map is null ? v.Scalar : throw new ConfigException(key, $"{v.Location}: {key} must be a single value, not a {(v.Map is null ? "list" : "mapping")}");
 
     private static IReadOnlyList<string> List(ConfigValue v, string key) =>
-        v.List ?? (v.Scalar is null ? throw new ConfigException(key, $"{v.Location}: {key} must not be null") : [v.Scalar]);
+        v.Map is not null ? throw new ConfigException(key, $"{v.Location}: {key} must be a list, not a mapping")
+        : v.List ?? (v.Scalar is null ? throw new ConfigException(key, $"{v.Location}: {key} must not be null") : [v.Scalar]);
 
     private static string Scalar(ConfigValue v, string key) =>
         Str(v, key) ?? throw new ConfigException(key, $"{v.Location}: {key} must not be null");
@@ -286,6 +318,44 @@ public static class TrainConfigLoader
             ? x
             : throw new ConfigException(key, $"{v.Location}: {key} must be a number, got '{s}'");
     }
+
+    private static T Enum<T>(ConfigValue v, string key) where T : struct, System.Enum
+    {
+        string s = Scalar(v, key);
+        return RuntimeNames.TryParse<T>(s, out var value) ? value : throw new ConfigException(key, $"{v.Location}: {RuntimeNames.Unknown<T>(s, key)}");
+    }
+
+    /// <summary>A mapping (YAML/JSON object, or "k=v;k=v" from a flag) to an ordinal dictionary; null clears it.</summary>
+    private static IReadOnlyDictionary<string, string> Map(ConfigValue v, string key)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (v.IsNull)
+        {
+            return d;
+        }
+        if (v.Map is null)
+        {
+            throw new ConfigException(key, $"{v.Location}: {key} must be a mapping of key: value");
+        }
+        foreach (var (k, value) in v.Map)
+        {
+            if (string.IsNullOrWhiteSpace(k))
+            {
+                throw new ConfigException(key, $"{v.Location}: {key} has an empty key");
+            }
+            d[k] = value ?? throw new ConfigException(key, $"{v.Location}: {key}.{k} must not be null");
+        }
+        return d;
+    }
+
+    private static List<KeyValuePair<string, string?>> ParseMap(string text, string key, string where) =>
+        text.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(entry =>
+        {
+            var kv = entry.Split('=', 2);
+            return kv.Length == 2
+                ? new KeyValuePair<string, string?>(kv[0].Trim(), kv[1].Trim())
+                : throw new ConfigException(key, $"{where}: {key} entry '{entry}' must look like key=value");
+        }).ToList();
 
     private static bool Bool(ConfigValue v, string key) => Scalar(v, key).ToLowerInvariant() switch
     {

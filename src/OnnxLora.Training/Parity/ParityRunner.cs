@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Autodiff.Optim;
 using OnnxLora.Onnx.IO;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Onnx.Safetensors;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
@@ -23,9 +24,8 @@ public sealed record ParityOptions
     public string? Trajectory { get; init; }
     /// <summary>ours=reference pairs, e.g. base.logits=merged.logits.</summary>
     public IReadOnlyDictionary<string, string> ReferenceKeys { get; init; } = new Dictionary<string, string>();
-    public string Device { get; init; } = "cpu";
-    /// <summary>Run the trajectory through the IOBinding engine (always so on CUDA).</summary>
-    public bool IoBinding { get; init; }
+    /// <summary>Device and session settings of every graph the check runs (TF32 off by default: exact fp32 on CUDA).</summary>
+    public RuntimeOptions Runtime { get; init; } = new();
     /// <summary>Loss chunks of the trajectory's training graph (null: the default for the vocabulary).</summary>
     public int? LossChunks { get; init; }
     public bool RecomputeLogits { get; init; }
@@ -51,7 +51,7 @@ public static class ParityRunner
         var work = Path.Combine(Path.GetTempPath(), "onnxlora-parity-" + Guid.NewGuid().ToString("N")[..12]);
         try
         {
-            RunBase(source, batch, work, o.Device, outputs);
+            RunBase(source, batch, work, o.Runtime, outputs);
             if (o.Adapter is not null)
             {
                 var adapter = PeftAdapter.Load(o.Adapter);
@@ -80,15 +80,23 @@ public static class ParityRunner
         return new ParityResult(outputs, comparisons, notCompared, noReference);
     }
 
-    private static void RunBase(ModelSource source, ParityBatch batch, string work, string device, Dictionary<string, (float[], long[])> outputs)
+    private static void RunBase(ModelSource source, ParityBatch batch, string work, RuntimeOptions runtime, Dictionary<string, (float[], long[])> outputs)
     {
         var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, });
         var path = Path.Combine(work, "base", "eval_model.onnx");
         ArtifactWriter.Save(graph.Model, path);
-        using var session = SessionFactory.Create(path, device);
-        using var inputs = Inputs(batch);
-        using var results = session.Run(new RunOptions(), inputs.Names, inputs.Values, ["loss", "logits"]);
-        AddLogitsAndLoss("base", batch, results, outputs);
+        var session = SessionFactory.Create(path, runtime);
+        try
+        {
+            using var inputs = Inputs(batch);
+            using var run = new RunOptions();
+            using var results = session.Run(run, inputs.Names, inputs.Values, ["loss", "logits"]);
+            AddLogitsAndLoss("base", batch, results, outputs);
+        }
+        finally
+        {
+            SessionFactory.Release(session, runtime);
+        }
     }
 
     private static void RunAdapter(ModelSource source, ParityBatch batch, PeftAdapter adapter, ParityOptions o, string work,
@@ -99,28 +107,36 @@ public static class ParityRunner
         adapter.CheckAgainst(graph.Targets, o.Adapter!);
         var path = Path.Combine(work, "lora", "training_model.onnx");
         ArtifactWriter.Save(graph.Model, path);
-        using var session = SessionFactory.Create(path, o.Device);
+        var session = SessionFactory.Create(path, o.Runtime);
         using var inputs = Inputs(batch);
         var names = new List<string>(inputs.Names);
         var values = new List<OrtValue>(inputs.Values);
-        foreach (var p in graph.Parameters)
+        try
         {
-            var (data, shape) = adapter.Tensors[p.Name];
-            names.Add(p.Name);
-            values.Add(OrtTensors.Float(data, shape));
+            foreach (var p in graph.Parameters)
+            {
+                var (data, shape) = adapter.Tensors[p.Name];
+                names.Add(p.Name);
+                values.Add(OrtTensors.Float(data, shape));
+            }
+            var outNames = new List<string> { "loss", "logits" };
+            outNames.AddRange(graph.Parameters.Select(p => graph.Gradients[p.Name]));
+            using var run = new RunOptions();
+            using var results = session.Run(run, names, values, outNames);
+            AddLogitsAndLoss("lora", batch, results, outputs);
+            for (int i = 0; i < graph.Parameters.Count; i++)
+            {
+                var r = results[2 + i];
+                outputs["grad." + graph.Parameters[i].Name] = (OrtTensors.ToFloats(r), OrtTensors.Shape(r));
+            }
         }
-        var outNames = new List<string> { "loss", "logits" };
-        outNames.AddRange(graph.Parameters.Select(p => graph.Gradients[p.Name]));
-        using var results = session.Run(new RunOptions(), names, values, outNames);
-        AddLogitsAndLoss("lora", batch, results, outputs);
-        for (int i = 0; i < graph.Parameters.Count; i++)
+        finally
         {
-            var r = results[2 + i];
-            outputs["grad." + graph.Parameters[i].Name] = (OrtTensors.ToFloats(r), OrtTensors.Shape(r));
-        }
-        foreach (var v in values.Skip(inputs.Values.Count))
-        {
-            v.Dispose();
+            foreach (var v in values.Skip(inputs.Values.Count))
+            {
+                v.Dispose();
+            }
+            SessionFactory.Release(session, o.Runtime);
         }
     }
 
@@ -128,11 +144,11 @@ public static class ParityRunner
     {
         var traj = TrajectoryFile.Load(o.Trajectory!);
         var dir = Path.Combine(work, "trajectory");
-        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Device };
+        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Runtime.Device };
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);
         var initial = artifacts.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);
-        using var engine = StepEngines.Create(artifacts, initial, o.Device, o.IoBinding);
+        using var engine = new StepEngine(artifacts, initial, o.Runtime);
         var losses = new float[traj.Steps.Count];
         for (int s = 0; s < traj.Steps.Count; s++)
         {

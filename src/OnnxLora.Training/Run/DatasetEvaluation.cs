@@ -1,6 +1,7 @@
 // Evaluates a base model, or base + PEFT adapter, on a JSONL dataset: token-weighted mean loss
 // over every example (HF shifted cross-entropy). Used by `onnxlora eval`.
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Data;
@@ -9,7 +10,7 @@ namespace OnnxLora.Training.Run;
 
 public sealed record DatasetEvaluation(double Loss, int Examples, long Tokens)
 {
-    public static DatasetEvaluation Run(string model, string? adapterDir, string data, int maxSeqLen, int batchSize, string? chatTemplate, string device)
+    public static DatasetEvaluation Run(string model, string? adapterDir, string data, int maxSeqLen, int batchSize, string? chatTemplate, RuntimeOptions runtime)
     {
         using var source = ModelSource.Resolve(model);
         var tokenizer = TextTokenizer.Load(source.OnnxDir);
@@ -21,13 +22,13 @@ public sealed record DatasetEvaluation(double Loss, int Examples, long Tokens)
         try
         {
             var graph = TrainingGraph.Build(Onnx.IO.ModelReader.Load(source.ModelPath),
-                new TrainingGraphOptions { Lora = adapter?.Settings, Training = false, Device = device });
+                new TrainingGraphOptions { Lora = adapter?.Settings, Training = false, Device = runtime.Device });
             adapter?.CheckAgainst(graph.Targets, adapterDir!);
             var path = Path.Combine(work, TrainingArtifacts.EvalModel);
             ArtifactWriter.Save(graph.Model, path);
             var values = graph.Parameters.ToDictionary(p => p.Name, p => adapter!.Tensors[p.Name].Data);
             long padId = tokenizer.PadId ?? tokenizer.EosId ?? 0;
-            using var evaluator = new Evaluator(path, graph.Parameters, dataset.Examples, padId, batchSize, device);
+            using var evaluator = new Evaluator(path, graph.Parameters, dataset.Examples, padId, batchSize, runtime);
             return new DatasetEvaluation(evaluator.Loss(values), dataset.Count, dataset.CountedTokens);
         }
         finally

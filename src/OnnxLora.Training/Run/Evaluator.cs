@@ -1,6 +1,8 @@
 // Token-weighted mean loss of the eval graph over a validation set, for given parameter values.
-// Perplexity is exp(loss). Batches are built once and reused for every evaluation.
+// Perplexity is exp(loss). Batches are built once and reused for every evaluation. Parameters are
+// fed from host arrays each call; it keeps no device state between evaluations.
 using Microsoft.ML.OnnxRuntime;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Data;
 using OnnxLora.Training.Engine;
@@ -10,18 +12,21 @@ namespace OnnxLora.Training.Run;
 public sealed class Evaluator : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly RuntimeOptions _runtime;
+    private readonly RunOptions _run = new();
     private readonly IReadOnlyList<TrainableParameter> _params;
     private readonly List<TokenBatch> _batches = [];
 
-    public Evaluator(TrainingArtifacts artifacts, IReadOnlyList<TokenizedExample> examples, long padId, int batchSize, string device)
-        : this(artifacts.EvalModelPath, artifacts.Parameters, examples, padId, batchSize, device)
+    public Evaluator(TrainingArtifacts artifacts, IReadOnlyList<TokenizedExample> examples, long padId, int batchSize, RuntimeOptions runtime)
+        : this(artifacts.EvalModelPath, artifacts.Parameters, examples, padId, batchSize, runtime)
     {
     }
 
     public Evaluator(string evalModel, IReadOnlyList<TrainableParameter> parameters, IReadOnlyList<TokenizedExample> examples,
-        long padId, int batchSize, string device)
+        long padId, int batchSize, RuntimeOptions runtime)
     {
-        _session = Runtime.SessionFactory.Create(evalModel, device);
+        _runtime = runtime;
+        _session = SessionFactory.Create(evalModel, runtime);
         _params = parameters;
         for (int i = 0; i < examples.Count; i += batchSize)
         {
@@ -41,7 +46,7 @@ public sealed class Evaluator : IDisposable
                 using var batch = new BatchTensors(tb.InputIds, tb.AttentionMask, tb.Labels, tb.B, tb.T);
                 var names = batch.Names.Concat(_params.Select(p => p.Name)).ToList();
                 var inputs = batch.Values.Concat(paramValues).ToList();
-                using var r = _session.Run(new RunOptions(), names, inputs, ["loss"]);
+                using var r = _session.Run(_run, names, inputs, ["loss"]);
                 int n = batch.CountedTokens();
                 if (n > 0)
                 {
@@ -57,5 +62,9 @@ public sealed class Evaluator : IDisposable
         return count == 0 ? double.NaN : sum / count;
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _run.Dispose();
+        SessionFactory.Release(_session, _runtime);
+    }
 }

@@ -67,7 +67,7 @@ public sealed class Trainer
                 Recompute = c.Memory.RecomputeAttention,
                 LossChunks = c.Memory.LossChunks,
                 RecomputeLogits = c.Memory.RecomputeLogits,
-                Device = c.Device,
+                Device = c.Runtime.Device,
             }, c.ToAdamWOptions());
         var initial = InitialValues(artifacts, lora);
         long padId = tokenizer.PadId ?? tokenizer.EosId ?? 0;
@@ -78,7 +78,7 @@ public sealed class Trainer
         int total = c.MaxSteps ?? stepsPerEpoch * c.Epochs;
         var schedule = c.ToSchedule(total);
 
-        using var engine = StepEngines.Create(artifacts, initial, c.Device);
+        using var engine = new StepEngine(artifacts, initial, c.Runtime);
         int step = 0;
         var resumeFrom = Checkpoint.List(_runDir).LastOrDefault();
         if (resumeFrom is not null)
@@ -90,7 +90,7 @@ public sealed class Trainer
             TruncateMetrics(step);
             Report(new TrainEvent("resume", step, total, Message: $"resumed from {Path.GetFileName(resumeFrom)}"));
         }
-        using var evaluator = val.Count > 0 ? new Evaluator(artifacts, val, padId, c.BatchSize, c.Device) : null;
+        using var evaluator = val.Count > 0 ? new Evaluator(artifacts, val, padId, c.BatchSize, c.Runtime) : null;
         double? evalBefore = step == 0 ? evaluator?.Loss(initial) : null;
         if (evalBefore is { } eb)
         {
@@ -205,14 +205,14 @@ public sealed class Trainer
         return d;
     }
 
-    private void SaveCheckpoint(IStepEngine engine, DataLoader loader, int step, Dictionary<string, long[]> shapes, int keepLast)
+    private void SaveCheckpoint(StepEngine engine, DataLoader loader, int step, Dictionary<string, long[]> shapes, int keepLast)
     {
         var (m, v) = engine.Moments();
         new Checkpoint(step, engine.StepCount, loader.State, engine.Parameters(), m, v).Save(_runDir, shapes, keepLast);
         Report(new TrainEvent("checkpoint", step, 0, Message: Checkpoint.PathFor(_runDir, step)));
     }
 
-    private static long SaveAdapter(IStepEngine engine, TrainingArtifacts a, LoraSettings? lora, string dir, ModelSource source)
+    private static long SaveAdapter(StepEngine engine, TrainingArtifacts a, LoraSettings? lora, string dir, ModelSource source)
     {
         var p = engine.Parameters();
         if (lora is null)

@@ -1,5 +1,5 @@
-// Where resident tensors live for a device name: "cpu" → ORT's CPU allocator, "cuda" → the CUDA
-// device allocator of a session (device 0). Also the one host↔device copy path the engines use:
+// Where resident tensors live for a device: Cpu → ORT's CPU allocator, Cuda → the CUDA device allocator
+// of a session (device 0). Also the one host↔device copy path the engines use:
 // a one-node Identity model run through IOBinding, so the copy works with the classic CUDA EP
 // (OrtEnv.CopyTensors needs an EP registered as a plugin library, which AppendExecutionProvider_CUDA is not).
 // It does not allocate per step; callers allocate once and reuse.
@@ -8,6 +8,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Proto;
+using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Training.Runtime;
 
@@ -16,32 +17,30 @@ public sealed class DeviceMemory : IDisposable
     private readonly Dictionary<TensorElementType, InferenceSession> _copiers = [];
     private readonly OrtAllocator? _deviceAllocator;
     private readonly RunOptions _run = new();
+    private readonly RuntimeOptions _runtime;
 
-    /// <param name="device">cpu or cuda.</param>
+    /// <param name="runtime">the device (and, for the copy sessions, every other setting) of <paramref name="session"/>.</param>
     /// <param name="session">a session of that device; its allocator serves device memory.</param>
-    public DeviceMemory(string device, InferenceSession session)
+    public DeviceMemory(RuntimeOptions runtime, InferenceSession session)
     {
-        Device = device;
-        if (device == "cuda")
+        // the copy sessions run one Identity node: never profiled
+        _runtime = runtime with { ProfilePrefix = null };
+        if (runtime.Device == Device.Cuda)
         {
             Info = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, 0, OrtMemType.Default);
             _deviceAllocator = new OrtAllocator(session, Info);
             Allocator = _deviceAllocator;
         }
-        else if (device == "cpu")
+        else
         {
             Info = OrtMemoryInfo.DefaultInstance;
             Allocator = OrtAllocator.DefaultInstance;
         }
-        else
-        {
-            throw new ArgumentException($"unknown device '{device}' (cpu, cuda)");
-        }
     }
 
-    public string Device { get; }
+    public Device Device => _runtime.Device;
 
-    public bool IsHost => Device == "cpu";
+    public bool IsHost => Device == Device.Cpu;
 
     public OrtMemoryInfo Info { get; }
 
@@ -67,9 +66,14 @@ public sealed class DeviceMemory : IDisposable
         binding.SynchronizeBoundOutputs();
     }
 
+    /// <summary>Host floats used per copy when zero-filling device memory (16 MiB).</summary>
+    private const int ZeroChunkElements = 1 << 22;
+
     /// <summary>
     /// A float32 vector of <paramref name="elements"/> in this device's memory (zero-filled, at most 1 GiB), whose
     /// address is known, so <see cref="FlatBuffer.View"/> can lay tensors over parts of it without copies.
+    /// Zero-filling needs no host copy of the buffer: on CPU it clears the memory in place, on CUDA it uploads
+    /// one 16 MiB block of zeros at a time.
     /// </summary>
     public FlatBuffer AllocateFlat(long elements)
     {
@@ -80,7 +84,7 @@ public sealed class DeviceMemory : IDisposable
         }
         var memory = Allocator.Allocate((uint)bytes);
         var flat = new FlatBuffer(this, memory, elements);
-        Upload(new float[elements], flat.Tensor);
+        flat.Zero();
         return flat;
     }
 
@@ -94,14 +98,38 @@ public sealed class DeviceMemory : IDisposable
         /// <summary>A float tensor of <paramref name="shape"/> from element <paramref name="offset"/>; disposed with the buffer.</summary>
         public OrtValue View(long offset, long[] shape)
         {
+            var view = CreateView(offset, shape);
+            _views.Add(view);
+            return view;
+        }
+
+        /// <summary>Sets every element to 0 without a host copy of the whole buffer.</summary>
+        public void Zero()
+        {
+            if (device.IsHost)
+            {
+                Tensor.GetTensorMutableDataAsSpan<float>().Clear();
+                return;
+            }
+            var zeros = new float[Math.Min(elements, ZeroChunkElements)];
+            for (long offset = 0; offset < elements; offset += zeros.Length)
+            {
+                int n = (int)Math.Min(zeros.Length, elements - offset);
+                using var view = CreateView(offset, [n]);
+                using var src = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, zeros.AsMemory(0, n), [n]);
+                device.Copy(src, view);
+            }
+        }
+
+        /// <summary>A view the caller disposes (before the buffer).</summary>
+        private OrtValue CreateView(long offset, long[] shape)
+        {
             long count = shape.Aggregate(1L, (a, b) => a * b);
             if (offset < 0 || offset + count > elements)
             {
                 throw new ArgumentOutOfRangeException(nameof(offset), $"view [{offset}, {offset + count}) outside a buffer of {elements} floats");
             }
-            var view = OrtValue.CreateTensorValueWithData(device.Info, TensorElementType.Float, shape, memory.DangerousGetHandle() + (nint)(offset * sizeof(float)), count * sizeof(float));
-            _views.Add(view);
-            return view;
+            return OrtValue.CreateTensorValueWithData(device.Info, TensorElementType.Float, shape, memory.DangerousGetHandle() + (nint)(offset * sizeof(float)), count * sizeof(float));
         }
 
         public void Dispose()
@@ -113,6 +141,17 @@ public sealed class DeviceMemory : IDisposable
             Tensor.Dispose();
             memory.Dispose();
         }
+    }
+
+    /// <summary>Sets a float tensor in this device's memory to 0 (in place on CPU; on CUDA through a host array of its size).</summary>
+    public void Zero(OrtValue dst)
+    {
+        if (IsHost)
+        {
+            dst.GetTensorMutableDataAsSpan<float>().Clear();
+            return;
+        }
+        Upload(new float[dst.GetTensorTypeAndShape().ElementCount], dst);
     }
 
     /// <summary>Uploads host floats into a device tensor of the same element count.</summary>
@@ -150,19 +189,9 @@ public sealed class DeviceMemory : IDisposable
         {
             return s;
         }
-        s = new InferenceSession(IdentityModel(type), SessionOptionsFor(Device));
+        s = SessionFactory.Create(IdentityModel(type), _runtime, "copy");
         _copiers[type] = s;
         return s;
-    }
-
-    private static SessionOptions SessionOptionsFor(string device)
-    {
-        var o = new SessionOptions();
-        if (device == "cuda")
-        {
-            SessionFactory.AppendCuda(o);
-        }
-        return o;
     }
 
     /// <summary>y = Identity(x) for any shape of one element type.</summary>

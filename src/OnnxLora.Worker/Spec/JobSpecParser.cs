@@ -1,6 +1,7 @@
 // Validates a submitted job spec (JSON) into a JobSpec: unknown fields, wrong types and out-of-range
 // hyperparameters are refused naming the field; the training config is the one `onnxlora train` reads
-// (same keys, same checks). It resolves paths but never opens a model or trains.
+// (same keys, same checks), including its `runtime` group over the server's Worker:Runtime defaults, so the
+// stored spec fixes the job's device, TF32 and threads. It resolves paths but never opens a model or trains.
 using System.Text.Json;
 using OnnxLora.Training.Config;
 
@@ -60,7 +61,7 @@ public static class JobSpecParser
             }
             var model = PathRoots.Resolve(Str(root, "model"), options.EffectiveModelRoots, "model");
             var dataset = PathRoots.Resolve(Str(root, "dataset"), options.EffectiveDatasetRoots, "dataset");
-            var config = Config(root, model, dataset);
+            var config = Config(root, model, dataset, options.RuntimeDefaults());
             return new JobSpec
             {
                 Kind = kind, Model = model, Dataset = dataset, Config = TrainConfigLoader.ToJson(config), Outputs = outputs, MergedFormat = format,
@@ -68,9 +69,9 @@ public static class JobSpecParser
         }
     }
 
-    private static TrainConfig Config(JsonElement root, string model, string dataset)
+    private static TrainConfig Config(JsonElement root, string model, string dataset, TrainConfig defaults)
     {
-        TrainConfig config = new();
+        TrainConfig config = defaults;
         if (root.TryGetProperty("config", out var c))
         {
             if (c.ValueKind != JsonValueKind.Object)
@@ -86,7 +87,7 @@ public static class JobSpecParser
             }
             try
             {
-                config = TrainConfigLoader.ParseJson(c.GetRawText(), "config");
+                config = TrainConfigLoader.ParseJson(c.GetRawText(), "config", defaults);
             }
             catch (ConfigException e)
             {

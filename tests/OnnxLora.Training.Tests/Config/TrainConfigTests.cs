@@ -1,4 +1,5 @@
 // Config parsing, overrides, errors naming key and file:line, and the saved JSON round trip.
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Config;
 
 namespace OnnxLora.Training.Tests.Config;
@@ -79,7 +80,7 @@ public sealed class TrainConfigTests
         Assert.Equal(3e-4, c.Lr);
         Assert.Equal(4, c.Lora.R);
         Assert.Equal(["all-linear"], c.Lora.Targets);
-        Assert.Equal("cuda", c.Device);
+        Assert.Equal(Device.Cuda, c.Runtime.Device);
     }
 
     [Fact]
@@ -99,7 +100,11 @@ public sealed class TrainConfigTests
     [InlineData("batch_size: 0", "3: batch_size must be >= 1")]
     [InlineData("val_split: 1", "3: val_split must be in [0, 1)")]
     [InlineData("schedule: step", "3: schedule 'step' is unknown")]
-    [InlineData("device: tpu", "3: device 'tpu' is unknown")]
+    [InlineData("device: tpu", "3: device 'tpu' is unknown (expected cpu, cuda)")]
+    [InlineData("runtime:\n  device: tpu", "4: runtime.device 'tpu' is unknown (expected cpu, cuda)")]
+    [InlineData("runtime:\n  cuda_arena: pow3", "4: runtime.cuda_arena 'pow3' is unknown (expected same_as_requested, next_power_of_two)")]
+    [InlineData("runtime:\n  threads: -1", "4: runtime.threads must be >= 0")]
+    [InlineData("runtime:\n  tf32: maybe", "4: runtime.tf32 must be true or false, got 'maybe'")]
     [InlineData("memory:\n  loss_chunks: 0", "4: memory.loss_chunks must be >= 1")]
     public void OutOfRangeValueNamesKeyAndLine(string line, string message)
     {
