@@ -1,6 +1,8 @@
 // Makes ORT GenAI find the ONNX Runtime library we ship: GenAI dlopens libonnxruntime via ORT_LIB_PATH,
 // an already loaded copy, or the loader's search path. We set ORT_LIB_PATH to the copy beside the app
 // (dotnet run / test both copy it) and load ORT through its managed API first. Call before any GenAI type.
+// Reading ORT_LIB_PATH here is a loader detail, not a runtime setting: it only keeps a user's own path to the
+// native library, and changes no result; RuntimeOptions carries every setting that does.
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
