@@ -13,7 +13,8 @@ internal static class ByteLevelBpeLoader
         BpeTokenizer Tokenizer,
         IReadOnlyDictionary<string, int> Vocabulary,
         IReadOnlySet<int> SpecialIds,
-        bool AddPrefixSpace);
+        bool AddPrefixSpace,
+        bool Nfc);
 
     public static Result Load(string path)
     {
@@ -77,7 +78,13 @@ internal static class ByteLevelBpeLoader
             PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), added.Count > 0 ? added : null),
             ByteLevel = true,
         };
-        return new Result(BpeTokenizer.Create(options), vocab, specialIds, FindAddPrefixSpace(pre));
+        // Qwen2/3 normalize with NFC before splitting; other normalizers are not expected in byte-level files.
+        string normalizer = root.TryGetProperty("normalizer", out var nz) ? TypeOf(nz) : "null";
+        if (normalizer is not ("null" or "NFC"))
+        {
+            throw new NotSupportedException($"{path}: normalizer '{normalizer}' is not supported for byte-level BPE");
+        }
+        return new Result(BpeTokenizer.Create(options), vocab, specialIds, FindAddPrefixSpace(pre), normalizer == "NFC");
     }
 
     private static string TypeOf(JsonElement e) =>

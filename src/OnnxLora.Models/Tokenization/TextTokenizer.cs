@@ -1,25 +1,32 @@
-// The project's tokenizer: loads a model folder's tokenizer.model (SentencePiece, via LlamaTokenizer) or
-// byte-level BPE tokenizer.json (via BpeTokenizer) and applies BOS/EOS/PAD rules from the HF config files.
-// All encoding and decoding is done by Microsoft.ML.Tokenizers; this class only chooses, configures and wraps.
-// Known deviation (SentencePiece path): the library breaks ties between equal-score merges right-first, so a
-// run of three identical symbols ("▁▁▁", "---") splits as [x, xx] where SentencePiece gives [xx, x].
+// The project's tokenizer: loads a model folder's tokenizer files as transformers' fast tokenizer would and applies
+// BOS/EOS/PAD rules from the HF config files. tokenizer.json is preferred, as transformers prefers it:
+// SentencePiece-style BPE with byte fallback (Llama 2, Gemma) → ByteFallbackBpeTokenizer (exact HF merge order);
+// byte-level BPE (Llama 3, Qwen, GPT-2) → Microsoft.ML.Tokenizers' BpeTokenizer. A folder with only tokenizer.model
+// uses Microsoft.ML.Tokenizers' LlamaTokenizer, whose known deviation is that it breaks ties between equal-score
+// merges right-first, so a run of three identical symbols ("▁▁▁", "---") splits as [x, xx] where SentencePiece
+// gives [xx, x] (measured in docs/chat-data.md). Added/special tokens written in a text always become their ids.
+using System.Text;
 using Microsoft.ML.Tokenizers;
 
 namespace OnnxLora.Models.Tokenization;
 
 public sealed class TextTokenizer
 {
-    private readonly Tokenizer _tokenizer;
+    private readonly Tokenizer? _tokenizer;
+    private readonly ByteFallbackBpeTokenizer? _byteFallback;
+    private readonly bool _nfc;
     private readonly bool _addBos;
     private readonly bool _addEos;
     private readonly bool _addPrefixSpace;
     private readonly HashSet<int> _specialIds;
 
     private TextTokenizer(
-        Tokenizer tokenizer, string kind, int vocabSize, int? bosId, int? eosId, int? padId,
-        bool addBos, bool addEos, bool addPrefixSpace, HashSet<int> specialIds, string? chatTemplate)
+        object tokenizer, string kind, int vocabSize, int? bosId, int? eosId, int? padId,
+        bool addBos, bool addEos, bool addPrefixSpace, HashSet<int> specialIds, string? chatTemplate, bool nfc = false)
     {
-        _tokenizer = tokenizer;
+        _tokenizer = tokenizer as Tokenizer;
+        _byteFallback = tokenizer as ByteFallbackBpeTokenizer;
+        _nfc = nfc;
         Kind = kind;
         VocabSize = vocabSize;
         BosId = bosId;
@@ -32,7 +39,7 @@ public sealed class TextTokenizer
         ChatTemplate = chatTemplate;
     }
 
-    /// <summary>"sentencepiece" or "bytelevel-bpe": which file the tokenizer was built from.</summary>
+    /// <summary>"sentencepiece" (tokenizer.model), "sentencepiece-bpe" (byte-fallback tokenizer.json) or "bytelevel-bpe".</summary>
     public string Kind { get; }
     public int VocabSize { get; }
     public int? BosId { get; }
@@ -53,9 +60,13 @@ public sealed class TextTokenizer
         string spModel = Path.Combine(modelDir, "tokenizer.model");
         string hfJson = Path.Combine(modelDir, "tokenizer.json");
 
+        if (File.Exists(hfJson) && IsByteFallbackJson(hfJson))
+        {
+            return LoadByteFallbackBpe(hfJson, settings);
+        }
         if (File.Exists(spModel))
         {
-            return LoadSentencePiece(spModel, settings);
+            return LoadSentencePiece(spModel, hfJson, settings);
         }
         if (File.Exists(hfJson))
         {
@@ -72,9 +83,13 @@ public sealed class TextTokenizer
         {
             text = " " + text;
         }
-        IReadOnlyList<int> body = _tokenizer is SentencePieceTokenizer sp
-            ? sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)
-            : _tokenizer.EncodeToIds(text);
+        if (_nfc)
+        {
+            text = text.Normalize(NormalizationForm.FormC);
+        }
+        IReadOnlyList<int> body = _byteFallback is not null ? _byteFallback.Encode(text)
+            : _tokenizer is SentencePieceTokenizer sp ? sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)
+            : _tokenizer!.EncodeToIds(text);
 
         bool bos = addSpecialTokens && _addBos;
         bool eos = addSpecialTokens && _addEos;
@@ -100,23 +115,50 @@ public sealed class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(ids);
         var kept = skipSpecialTokens ? ids.Where(id => !_specialIds.Contains(id)).ToList() : ids.ToList();
+        if (_byteFallback is not null)
+        {
+            return _byteFallback.Decode(kept, null);
+        }
         string text = _tokenizer switch
         {
             SentencePieceTokenizer sp => sp.Decode(kept, considerSpecialTokens: !skipSpecialTokens),
             BpeTokenizer bpe => bpe.Decode(kept, considerSpecialTokens: !skipSpecialTokens),
-            _ => _tokenizer.Decode(kept),
+            _ => _tokenizer!.Decode(kept),
         };
         return _addPrefixSpace && text.StartsWith(' ') ? text[1..] : text;
     }
 
-    private static TextTokenizer LoadSentencePiece(string path, TokenizerSettings settings)
+    private static bool IsByteFallbackJson(string path)
+    {
+        using var stream = File.OpenRead(path);
+        using var doc = System.Text.Json.JsonDocument.Parse(stream);
+        return ByteFallbackBpeTokenizer.Handles(doc.RootElement);
+    }
+
+    private static TextTokenizer LoadByteFallbackBpe(string path, TokenizerSettings settings)
+    {
+        var bpe = ByteFallbackBpeTokenizer.Load(path);
+        var vocab = bpe.Vocabulary;
+        int? bos = Resolve(settings.BosToken, vocab) ?? settings.BosIdFallback;
+        int? eos = Resolve(settings.EosToken, vocab) ?? settings.EosIdFallback;
+        int? pad = Resolve(settings.PadToken, vocab) ?? settings.PadIdFallback;
+        bool addBos = settings.AddBos ?? true; // LlamaTokenizer(Fast)/GemmaTokenizer default to add_bos_token=true.
+        bool addEos = settings.AddEos ?? false;
+        var special = new HashSet<int>(bpe.SpecialIds);
+        AddIfPresent(special, bos, eos, pad);
+        return new TextTokenizer(bpe, "sentencepiece-bpe", vocab.Values.Max() + 1, bos, eos, pad, addBos, addEos,
+            addPrefixSpace: false, special, settings.ChatTemplate);
+    }
+
+    private static TextTokenizer LoadSentencePiece(string path, string hfJson, TokenizerSettings settings)
     {
         bool addBos = settings.AddBos ?? true; // LlamaTokenizer (slow and fast) defaults to add_bos_token=true.
         bool addEos = settings.AddEos ?? false;
         SentencePieceTokenizer sp;
         using (var stream = File.OpenRead(path))
         {
-            sp = LlamaTokenizer.Create(stream, addBos, addEos);
+            // Added tokens (tokenizer.json's, if present beside it) are matched in the text as whole units.
+            sp = LlamaTokenizer.Create(stream, addBos, addEos, AddedTokens(hfJson));
         }
         var vocab = sp.Vocabulary;
         int? bos = Resolve(settings.BosToken, vocab) ?? settings.BosIdFallback ?? sp.BeginningOfSentenceId;
@@ -133,6 +175,17 @@ public sealed class TextTokenizer
             addPrefixSpace: false, special, settings.ChatTemplate);
     }
 
+    private static Dictionary<string, int>? AddedTokens(string hfJson)
+    {
+        if (!File.Exists(hfJson))
+        {
+            return null;
+        }
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(hfJson));
+        var tokens = AddedTokenMatcher.Read(doc.RootElement).Tokens;
+        return tokens.Count == 0 ? null : tokens.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
+    }
+
     private static TextTokenizer LoadByteLevelBpe(string path, TokenizerSettings settings)
     {
         var loaded = ByteLevelBpeLoader.Load(path);
@@ -147,7 +200,7 @@ public sealed class TextTokenizer
         AddIfPresent(special, bos, eos, pad);
         int size = vocab.Values.Max() + 1;
         return new TextTokenizer(loaded.Tokenizer, "bytelevel-bpe", size, bos, eos, pad, addBos, addEos,
-            loaded.AddPrefixSpace, special, settings.ChatTemplate);
+            loaded.AddPrefixSpace, special, settings.ChatTemplate, loaded.Nfc);
     }
 
     private static int? Resolve(string? token, IReadOnlyDictionary<string, int> vocab) =>

@@ -12,10 +12,17 @@ internal sealed class TokenizerSettings
     public string? BosToken { get; private init; }
     public string? EosToken { get; private init; }
     public string? PadToken { get; private init; }
+    public string? UnkToken { get; private init; }
     public int? BosIdFallback { get; private init; }
     public int? EosIdFallback { get; private init; }
     public int? PadIdFallback { get; private init; }
     public string? ChatTemplate { get; private init; }
+
+    /// <summary>Named templates when tokenizer_config.json's chat_template is a list of {name, template}; else empty.</summary>
+    public IReadOnlyDictionary<string, string> NamedChatTemplates { get; private init; } = new Dictionary<string, string>();
+
+    /// <summary>Where <see cref="ChatTemplate"/> came from, for messages ("chat_template.jinja", ...).</summary>
+    public string? ChatTemplateSource { get; private init; }
 
     public static TokenizerSettings Read(string modelDir)
     {
@@ -24,11 +31,15 @@ internal sealed class TokenizerSettings
         using var genCfg = ParseIfExists(Path.Combine(modelDir, "generation_config.json"));
         var t = tokCfg?.RootElement;
 
-        string? template = t is { } tc ? ReadChatTemplate(tc) : null;
+        // chat_template.jinja (newer transformers write the template there) wins over tokenizer_config.json's, as in transformers.
+        var named = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? template = t is { } tc ? ReadChatTemplate(tc, named) : null;
+        string? source = template is null ? null : "tokenizer_config.json chat_template" + (named.Count > 0 ? " (default)" : "");
         string jinja = Path.Combine(modelDir, "chat_template.jinja");
-        if (template is null && File.Exists(jinja))
+        if (File.Exists(jinja))
         {
             template = File.ReadAllText(jinja);
+            source = "chat_template.jinja";
         }
 
         return new TokenizerSettings
@@ -38,10 +49,13 @@ internal sealed class TokenizerSettings
             BosToken = t is { } c ? ReadTokenName(c, "bos_token") : null,
             EosToken = t is { } d ? ReadTokenName(d, "eos_token") : null,
             PadToken = t is { } e ? ReadTokenName(e, "pad_token") : null,
+            UnkToken = t is { } u ? ReadTokenName(u, "unk_token") : null,
             BosIdFallback = FirstId(genCfg, modelCfg, "bos_token_id"),
             EosIdFallback = FirstId(genCfg, modelCfg, "eos_token_id"),
             PadIdFallback = FirstId(genCfg, modelCfg, "pad_token_id"),
             ChatTemplate = template,
+            ChatTemplateSource = source,
+            NamedChatTemplates = named,
         };
     }
 
@@ -69,7 +83,7 @@ internal sealed class TokenizerSettings
     }
 
     // chat_template is a string, or a list of {name, template}; the "default" entry wins, else the first.
-    private static string? ReadChatTemplate(JsonElement obj)
+    private static string? ReadChatTemplate(JsonElement obj, Dictionary<string, string> named)
     {
         if (!obj.TryGetProperty("chat_template", out var v))
         {
@@ -92,12 +106,12 @@ internal sealed class TokenizerSettings
                 continue;
             }
             first ??= tpl.GetString();
-            if (entry.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String && n.GetString() == "default")
+            if (entry.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String)
             {
-                return tpl.GetString();
+                named[n.GetString()!] = tpl.GetString()!;
             }
         }
-        return first;
+        return named.TryGetValue("default", out var d) ? d : first;
     }
 
     // generation_config.json wins over config.json; an id may be an int or a list of ints (first is used).
