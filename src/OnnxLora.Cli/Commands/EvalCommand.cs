@@ -14,7 +14,7 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "JSONL dataset (text | prompt/completion | messages)", Required = true };
         var maxSeqLen = new Option<int>("--max-seq-len") { Description = "Truncate to this many tokens", DefaultValueFactory = _ => 1024 };
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 8 };
-        var template = new Option<string?>("--chat-template") { Description = "chatml|llama2|llama3|zephyr|plain (messages data)" };
+        var template = new Option<string?>("--chat-template") { Description = "messages data: a named template of the model, chatml|llama2|llama3|zephyr|plain for models without one, or a .jinja file (default: the model's own)" };
         var cmd = new Command("eval", "Loss and perplexity of a model (optionally with an adapter) on a dataset")
             { model, adapter, data, maxSeqLen, batch, template };
         var runtime = RuntimeArgs.AddTo(cmd);

@@ -21,7 +21,7 @@ internal static class TrainCommand
         var flags = new (string Flag, string Key, string Help)[]
         {
             ("--val-data", "val_data", "Validation JSONL"), ("--val-split", "val_split", "Validation fraction of --data"),
-            ("--format", "format", "auto|text|prompt_completion|messages"), ("--chat-template", "chat_template", "chatml|llama2|llama3|zephyr|plain"),
+            ("--format", "format", "auto|text|prompt_completion|messages"), ("--chat-template", "chat_template", "messages data: a named template of the model, chatml|llama2|llama3|zephyr|plain for models without one, or a .jinja file (default: the model's own)"),
             ("--lr", "lr", "Peak learning rate"), ("--schedule", "schedule", "constant|linear|cosine"), ("--warmup-steps", "warmup_steps", "Warmup steps"),
             ("--epochs", "epochs", "Epochs"), ("--max-steps", "max_steps", "Stop after this many optimizer steps"),
             ("--batch-size", "batch_size", "Micro-batch size"), ("--grad-accum", "grad_accum", "Micro-batches per step"),

@@ -99,6 +99,10 @@ internal sealed class TrainReporter : IProgress<TrainEvent>
         {
             Console.WriteLine(string.Create(inv, $"eval loss after  {a:F4} (ppl {Math.Exp(a):F2})"));
         }
+        if (s.EmptyExamples + s.NoCountedTokenExamples > 0)
+        {
+            Console.WriteLine($"dropped {s.EmptyExamples} empty examples and {s.NoCountedTokenExamples} with no counted token");
+        }
         if (s.TruncatedExamples > 0)
         {
             Console.WriteLine($"{s.TruncatedExamples} examples were truncated to max_seq_len");

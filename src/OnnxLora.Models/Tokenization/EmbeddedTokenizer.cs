@@ -16,9 +16,9 @@ public static class EmbeddedTokenizer
     public const string BosToken = "<s>";
     public const string EosToken = "</s>";
 
-    /// <summary>Zephyr-style roles; BOS comes from add_bos_token, not from the template.</summary>
+    /// <summary>Zephyr-style roles; the template writes BOS itself, as Llama 3's and Gemma's do (apply_chat_template adds nothing).</summary>
     public const string ChatTemplate =
-        "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}" +
+        "{{ bos_token }}{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}" +
         "{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
 
     private const int ByteBase = 3;

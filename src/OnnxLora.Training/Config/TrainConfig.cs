@@ -31,7 +31,8 @@ public sealed record TrainConfig
     /// <summary>auto | text | prompt_completion | messages.</summary>
     public string Format { get; init; } = "auto";
 
-    /// <summary>chatml | llama2 | llama3 | zephyr | plain; null: recognise the model's own template.</summary>
+    /// <summary>null: the model's own template. Else one of its named templates, a built-in layout (chatml, llama2,
+    /// llama3, zephyr, plain) for models without one, or a .jinja file.</summary>
     public string? ChatTemplate { get; init; }
 
     /// <summary>Run folder; null lets the trainer choose one under runs/.</summary>
@@ -112,10 +113,8 @@ public sealed record TrainConfig
         Require(ValSplit is >= 0 and < 1, "val_split", $"val_split must be in [0, 1), got {ValSplit}");
         Require(ValData is null || ValSplit == 0, "val_split", "val_split and val_data are exclusive; give one");
         OneOf(Format, Formats, "format");
-        if (ChatTemplate is not null)
-        {
-            OneOf(ChatTemplate, global::OnnxLora.Training.Data.ChatTemplate.Names, "chat_template");
-        }
+        Require(ChatTemplate is null || ChatTemplate.Trim().Length > 0, "chat_template",
+            "chat_template is empty (give a named template of the model, a built-in layout or a .jinja file)");
         Require(Lora.R > 0, "lora.r", $"lora.r must be > 0, got {Lora.R}");
         Require(Lora.Alpha > 0 && double.IsFinite(Lora.Alpha), "lora.alpha", $"lora.alpha must be > 0, got {Lora.Alpha}");
         Require(Lora.Dropout is >= 0 and < 1, "lora.dropout", $"lora.dropout must be in [0, 1), got {Lora.Dropout}");

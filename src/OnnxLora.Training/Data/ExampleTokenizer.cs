@@ -1,7 +1,10 @@
-// Turns RawExamples into TokenizedExamples with loss masks, segment by segment so mask boundaries are exact:
+// Turns RawExamples into TokenizedExamples with loss masks:
 // text → [BOS] text EOS (all counted); prompt/completion → [BOS] prompt (masked) completion EOS (counted);
-// messages → the chat template's segments, only assistant content and its end token counted.
-// BOS follows the tokenizer config (add_bos_token); EOS is always appended so the model learns to stop.
+// messages → exactly the ids of the model's template rendering (nothing added, nothing dropped), with the
+// assistant turns counted (ChatTokenizer). BOS for the first two follows add_bos_token; EOS is appended so the
+// model learns to stop. Examples with nothing to learn, or no counted token left after max_seq_len, are dropped
+// and counted (TokenizedDataset), never silently trained on.
+using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
 
 namespace OnnxLora.Training.Data;
@@ -9,12 +12,11 @@ namespace OnnxLora.Training.Data;
 public sealed class ExampleTokenizer
 {
     private readonly TextTokenizer _tokenizer;
-    private readonly ChatTemplate? _template;
+    private readonly ChatTokenizer? _chat;
     private readonly int _eosId;
-    private readonly string _eosText;
 
-    /// <param name="template">Needed only for {"messages"} datasets.</param>
-    public ExampleTokenizer(TextTokenizer tokenizer, int maxSeqLen, ChatTemplate? template = null)
+    /// <param name="chat">Needed only for {"messages"} datasets.</param>
+    public ExampleTokenizer(TextTokenizer tokenizer, int maxSeqLen, ChatTokenizer? chat = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         if (maxSeqLen < 2)
@@ -22,97 +24,98 @@ public sealed class ExampleTokenizer
             throw new ArgumentOutOfRangeException(nameof(maxSeqLen), maxSeqLen, "max_seq_len must be >= 2");
         }
         _tokenizer = tokenizer;
-        _template = template;
+        _chat = chat;
         MaxSeqLen = maxSeqLen;
         _eosId = tokenizer.EosId ?? throw new InvalidOperationException(
             "tokenizer has no eos_token; cannot mark where a completion ends");
-        _eosText = tokenizer.Decode([_eosId], skipSpecialTokens: false);
     }
 
     public int MaxSeqLen { get; }
 
-    /// <summary>Tokenises every example; truncated ones are cut to max_seq_len and counted.</summary>
+    /// <summary>Tokenises every example; truncated ones are cut to max_seq_len, unusable ones dropped, both counted.</summary>
     public TokenizedDataset TokenizeAll(IReadOnlyList<RawExample> examples)
     {
         ArgumentNullException.ThrowIfNull(examples);
-        var result = new List<TokenizedExample>(examples.Count);
-        int truncated = 0;
+        var kept = new List<TokenizedExample>(examples.Count);
+        int truncated = 0, empty = 0, uncounted = 0;
         foreach (RawExample e in examples)
         {
-            var (example, wasTruncated) = Tokenize(e);
-            result.Add(example);
-            truncated += wasTruncated ? 1 : 0;
+            var r = Tokenize(e);
+            switch (r.Status)
+            {
+                case ExampleStatus.Empty:
+                    empty++;
+                    break;
+                case ExampleStatus.NoCountedToken:
+                    uncounted++;
+                    break;
+                default:
+                    kept.Add(r.Example);
+                    truncated += r.Truncated ? 1 : 0;
+                    break;
+            }
         }
-        return new TokenizedDataset(result, truncated);
+        return new TokenizedDataset(kept, truncated, empty, uncounted);
     }
 
-    /// <summary>One example; Truncated says whether it was cut to max_seq_len.</summary>
-    public (TokenizedExample Example, bool Truncated) Tokenize(RawExample example)
+    /// <summary>One example, cut to max_seq_len; Status says whether it is kept or why it would be dropped.</summary>
+    public TokenizeResult Tokenize(RawExample example)
     {
         ArgumentNullException.ThrowIfNull(example);
         var ids = new List<long>();
         var labels = new List<long>();
+        string? text = null;
+        bool empty;
         switch (example.Format)
         {
             case DatasetFormat.Text:
+                empty = string.IsNullOrWhiteSpace(example.Text);
                 AddLeadingBos(ids, labels, counted: true);
                 Add(ids, labels, _tokenizer.Encode(example.Text!, addSpecialTokens: false), counted: true);
                 Add(ids, labels, [_eosId], counted: true);
                 break;
             case DatasetFormat.PromptCompletion:
+                empty = string.IsNullOrWhiteSpace(example.Completion);
                 AddLeadingBos(ids, labels, counted: false);
                 Add(ids, labels, _tokenizer.Encode(example.Prompt!, addSpecialTokens: false), counted: false);
                 Add(ids, labels, _tokenizer.Encode(example.Completion!, addSpecialTokens: false), counted: true);
                 Add(ids, labels, [_eosId], counted: true);
                 break;
             case DatasetFormat.Messages:
-                AddMessages(example, ids, labels);
+                empty = example.Messages!.Where(m => m.Role == "assistant").All(m => string.IsNullOrWhiteSpace(m.Content));
+                text = AddMessages(example, ids, labels);
                 break;
             default:
                 throw new ArgumentException($"{example.Source}: example has no layout ({example.Format})", nameof(example));
         }
-        return Fit(example, ids, labels);
-    }
-
-    private void AddMessages(RawExample example, List<long> ids, List<long> labels)
-    {
-        ChatTemplate template = _template ?? throw new InvalidOperationException(
-            $"{example.Source}: a {{\"messages\"}} dataset needs a chat template; pass --chat-template");
-        IReadOnlyList<ChatSegment> segments = template.Render(example.Messages!);
-        if (segments.Count == 0 || segments[0].Kind != ChatSegmentKind.Bos)
-        {
-            AddLeadingBos(ids, labels, counted: false);
-        }
-        foreach (ChatSegment s in segments)
-        {
-            IReadOnlyList<int> piece = s.Kind switch
-            {
-                ChatSegmentKind.Bos => _tokenizer.BosId is { } bos ? [bos] : [],
-                ChatSegmentKind.Eos => [_eosId],
-                ChatSegmentKind.EndOfTurn when s.Text == _eosText => [_eosId],
-                _ => _tokenizer.Encode(s.Text, addSpecialTokens: false),
-            };
-            Add(ids, labels, piece, s.Trainable);
-        }
-    }
-
-    private (TokenizedExample, bool) Fit(RawExample example, List<long> ids, List<long> labels)
-    {
-        int firstCounted = labels.FindIndex(l => l != TokenizedExample.IgnoreIndex);
-        if (firstCounted < 0)
-        {
-            throw new InvalidDataException($"{example.Source}: no token carries loss (empty completion?)");
-        }
-        // A label at position 0 is never used after the shift, so a counted token must sit at index >= 1.
-        int needed = Math.Max(firstCounted, 1);
-        if (needed >= MaxSeqLen)
-        {
-            throw new InvalidDataException(
-                $"{example.Source}: max_seq_len {MaxSeqLen} is shorter than the prompt ({firstCounted} tokens)");
-        }
         bool truncated = ids.Count > MaxSeqLen;
         int n = Math.Min(ids.Count, MaxSeqLen);
-        return (new TokenizedExample(ids.Take(n).ToArray(), labels.Take(n).ToArray()), truncated);
+        var result = new TokenizedExample(ids.Take(n).ToArray(), labels.Take(n).ToArray());
+        // A label at position 0 is never used after the shift, so a counted token must sit at index >= 1.
+        bool anyCounted = result.Labels.Skip(1).Any(l => l != TokenizedExample.IgnoreIndex);
+        var status = empty ? ExampleStatus.Empty : anyCounted ? ExampleStatus.Kept : ExampleStatus.NoCountedToken;
+        return new TokenizeResult(result, truncated, status, text);
+    }
+
+    private string AddMessages(RawExample example, List<long> ids, List<long> labels)
+    {
+        ChatTokenizer chat = _chat ?? throw new InvalidOperationException(
+            $"{example.Source}: a {{\"messages\"}} dataset needs a chat template");
+        ChatEncoding encoding;
+        try
+        {
+            encoding = chat.Encode(example.Messages!);
+        }
+        catch (Models.Chat.Jinja.JinjaException e)
+        {
+            throw new InvalidDataException($"{example.Source}: {chat.Renderer.Source}: {e.Message}", e);
+        }
+        for (int i = 0; i < encoding.Ids.Count; i++)
+        {
+            ids.Add(encoding.Ids[i]);
+            labels.Add(encoding.Counted[i] ? encoding.Ids[i] : TokenizedExample.IgnoreIndex);
+        }
+        return encoding.Text;
     }
 
     private void AddLeadingBos(List<long> ids, List<long> labels, bool counted)

@@ -2,12 +2,13 @@
 // the layout. Every error names "file:line" and the problem in one line, and is raised before any training starts.
 // It does not tokenise; see ExampleTokenizer.
 using System.Text.Json;
+using OnnxLora.Models.Chat;
 
 namespace OnnxLora.Training.Data;
 
 public static class JsonlDatasetReader
 {
-    private static readonly HashSet<string> s_roles = ["system", "user", "assistant"];
+    private static readonly HashSet<string> s_roles = ["system", "user", "assistant", "tool"];
 
     /// <summary>Reads <paramref name="path"/>; errors are prefixed with the file name.</summary>
     public static IReadOnlyList<RawExample> ReadFile(string path, DatasetFormat format = DatasetFormat.Auto)
@@ -126,9 +127,12 @@ public static class JsonlDatasetReader
             string content = RequireString(m, "content", where, at + ".");
             if (!s_roles.Contains(role))
             {
-                throw new InvalidDataException($"{where}: unknown role '{role}' (expected system, user or assistant)");
+                throw new InvalidDataException($"{where}: unknown role '{role}' (expected system, user, assistant or tool)");
             }
-            messages.Add(new ChatMessage(role, content));
+            // Other fields (reasoning_content, tool_calls, name, ...) go to the template as they are.
+            var extra = m.EnumerateObject().Where(p => p.Name is not ("role" or "content"))
+                .ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal);
+            messages.Add(new ChatMessage(role, content) { Extra = extra.Count > 0 ? extra : null });
             index++;
         }
         if (messages.Count == 0)

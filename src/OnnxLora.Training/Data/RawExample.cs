@@ -1,5 +1,7 @@
 // One dataset line as read, before tokenisation. Exactly the fields of its Format are set.
 // Source is "file:line" so every later error can point back at the line that caused it.
+using OnnxLora.Models.Chat;
+
 namespace OnnxLora.Training.Data;
 
 public sealed record RawExample(

@@ -1,5 +1,6 @@
 // Evaluates a base model, or base + PEFT adapter, on a JSONL dataset: token-weighted mean loss
 // over every example (HF shifted cross-entropy). Used by `onnxlora eval`.
+using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
@@ -15,8 +16,14 @@ public sealed record DatasetEvaluation(double Loss, int Examples, long Tokens)
         using var source = ModelSource.Resolve(model);
         var tokenizer = TextTokenizer.Load(source.OnnxDir);
         var raw = JsonlDatasetReader.ReadFile(data);
-        var template = raw.Any(r => r.Format == DatasetFormat.Messages) ? ChatTemplate.Resolve(chatTemplate, tokenizer.ChatTemplate) : null;
-        var dataset = new ExampleTokenizer(tokenizer, maxSeqLen, template).TokenizeAll(raw);
+        var chat = raw.Any(r => r.Format == DatasetFormat.Messages)
+            ? new ChatTokenizer(ChatTemplateRenderer.ForModel(source.OnnxDir, chatTemplate), tokenizer)
+            : null;
+        var dataset = new ExampleTokenizer(tokenizer, maxSeqLen, chat).TokenizeAll(raw);
+        if (dataset.Count == 0)
+        {
+            throw new InvalidDataException($"{data}: no usable example: {dataset.EmptyCount} empty, {dataset.NoCountedTokenCount} with no counted token");
+        }
         var adapter = adapterDir is null ? null : PeftAdapter.Load(adapterDir);
         var work = Path.Combine(Path.GetTempPath(), "onnxlora-eval-" + Guid.NewGuid().ToString("N")[..12]);
         try

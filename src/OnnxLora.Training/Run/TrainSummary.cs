@@ -15,4 +15,11 @@ public sealed record TrainSummary(
     long BaseModelBytes,
     int TruncatedExamples,
     double TokensPerSecond,
-    long PeakRssBytes);
+    long PeakRssBytes)
+{
+    /// <summary>Examples dropped because they had nothing to learn (blank text, completion or assistant turns).</summary>
+    public int EmptyExamples { get; init; }
+
+    /// <summary>Examples dropped because no token carried loss (e.g. the prompt alone filled max_seq_len).</summary>
+    public int NoCountedTokenExamples { get; init; }
+}

@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using OnnxLora.Models;
+using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.IO;
@@ -55,7 +56,8 @@ public sealed class Trainer
         Directory.CreateDirectory(_runDir);
         using var source = ModelSource.Resolve(c.Model ?? throw new ArgumentException("config: 'model' is required"));
         var tokenizer = TextTokenizer.Load(source.OnnxDir);
-        var (train, val, truncated) = LoadData(c, tokenizer);
+        var (train, val, truncated, dropped) = LoadData(c, tokenizer, source.OnnxDir);
+        Report(new TrainEvent("data", 0, 0, Message: DataMessage(train.Count + (c.ValData is null ? val.Count : 0), truncated, dropped)));
         TrainConfigLoader.Save(c, Path.Combine(_runDir, ConfigFile));
 
         var lora = c.FullFineTune ? null : c.Lora.ToSettings(c.Seed);
@@ -164,29 +166,60 @@ public sealed class Trainer
         long trainable = artifacts.Parameters.Sum(p => p.ElementCount);
         long totalParams = BaseParameterCount(source.ModelPath) + (c.FullFineTune ? 0 : trainable);
         return new TrainSummary(_runDir, adapterDir, step, completed, lastLoss, evalBefore, evalAfter, trainable, totalParams,
-            adapterBytes, baseBytes, truncated, tokens / Math.Max(sw.Elapsed.TotalSeconds, 1e-9), PeakRss());
+            adapterBytes, baseBytes, truncated, tokens / Math.Max(sw.Elapsed.TotalSeconds, 1e-9), PeakRss())
+        {
+            EmptyExamples = dropped.Empty,
+            NoCountedTokenExamples = dropped.NoCounted,
+        };
     }
 
-    private static (IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Val, int Truncated) LoadData(TrainConfig c, TextTokenizer tok)
+    private static (IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Val, int Truncated, (int Empty, int NoCounted) Dropped)
+        LoadData(TrainConfig c, TextTokenizer tok, string modelDir)
     {
         var data = c.Data ?? throw new ArgumentException("config: 'data' is required");
         var raw = JsonlDatasetReader.ReadFile(data, c.DatasetFormat);
-        ChatTemplate? template = raw.Any(r => r.Format == DatasetFormat.Messages) ? ChatTemplate.Resolve(c.ChatTemplate, tok.ChatTemplate) : null;
-        var et = new ExampleTokenizer(tok, c.MaxSeqLen, template);
+        var valRaw = c.ValData is null ? null : JsonlDatasetReader.ReadFile(c.ValData, c.DatasetFormat);
+        ChatTokenizer? chat = raw.Concat(valRaw ?? []).Any(r => r.Format == DatasetFormat.Messages)
+            ? new ChatTokenizer(ChatTemplateRenderer.ForModel(modelDir, c.ChatTemplate), tok)
+            : null;
+        var et = new ExampleTokenizer(tok, c.MaxSeqLen, chat);
         var all = et.TokenizeAll(raw);
+        RequireUsable(data, raw.Count, all);
         IReadOnlyList<TokenizedExample> train = all.Examples, val = [];
         int truncated = all.TruncatedCount;
-        if (c.ValData is not null)
+        var dropped = (all.EmptyCount, all.NoCountedTokenCount);
+        if (valRaw is not null)
         {
-            var v = et.TokenizeAll(JsonlDatasetReader.ReadFile(c.ValData, c.DatasetFormat));
+            var v = et.TokenizeAll(valRaw);
+            RequireUsable(c.ValData!, valRaw.Count, v);
             val = v.Examples;
             truncated += v.TruncatedCount;
+            dropped = (dropped.Item1 + v.EmptyCount, dropped.Item2 + v.NoCountedTokenCount);
         }
         else if (c.ValSplit > 0)
         {
             (train, val) = DatasetSplitter.Split(all.Examples, c.ValSplit, (ulong)c.Seed);
         }
-        return (train, val, truncated);
+        return (train, val, truncated, dropped);
+    }
+
+    private static void RequireUsable(string file, int read, TokenizedDataset d)
+    {
+        if (d.Count == 0)
+        {
+            throw new InvalidDataException(
+                $"{file}: no usable example among {read}: {d.EmptyCount} empty, {d.NoCountedTokenCount} with no counted token (max_seq_len too short?)");
+        }
+    }
+
+    private static string DataMessage(int examples, int truncated, (int Empty, int NoCounted) dropped)
+    {
+        string text = $"{examples} examples";
+        if (dropped.Empty + dropped.NoCounted > 0)
+        {
+            text += $"; dropped {dropped.Empty} empty and {dropped.NoCounted} with no counted token";
+        }
+        return truncated > 0 ? text + $"; {truncated} truncated to max_seq_len" : text;
     }
 
     private static Dictionary<string, float[]> InitialValues(TrainingArtifacts a, LoraSettings? lora)

@@ -1,5 +1,6 @@
-// Checks the SentencePiece path of TextTokenizer against tokenizer_reference.json (ids from SentencePiece itself),
-// round-trips and BOS handling from the fixture's tokenizer_config.json, and pins the one known tie-break deviation.
+// Checks the tokenizer.model path of TextTokenizer (a folder with no tokenizer.json, so Microsoft.ML.Tokenizers'
+// LlamaTokenizer) against tokenizer_reference.json (ids from SentencePiece itself), round-trips and BOS handling
+// from the fixture's tokenizer_config.json, and pins the one known tie-break deviation.
 using System.Text.Json;
 using OnnxLora.Models.Tokenization;
 
@@ -10,7 +11,21 @@ public sealed class SentencePieceParityTests
     // The library merges equal-score overlapping pairs right-first; SentencePiece merges them left-first.
     private const string DeviatingText = "  leading spaces and\ttabs\nnewlines";
 
-    private static string BaseDir => Path.Combine(TestPaths.Fixtures, "tiny-llama", "base");
+    private static readonly Lazy<string> s_modelOnlyDir = new(() =>
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"onnxlora-sp-model-only-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        foreach (string f in new[] { "tokenizer.model", "tokenizer_config.json" })
+        {
+            File.Copy(Path.Combine(TestPaths.Fixtures, "tiny-llama", "base", f), Path.Combine(dir, f), overwrite: true);
+        }
+        return dir;
+    });
+
+    // The fixture folder without its tokenizer.json (which TextTokenizer would prefer, as transformers does).
+    private static string BaseDir => s_modelOnlyDir.Value;
+
+    private static string FixtureDir => Path.Combine(TestPaths.Fixtures, "tiny-llama", "base");
 
     public static TheoryData<string> SampleTexts()
     {
@@ -112,7 +127,7 @@ public sealed class SentencePieceParityTests
 
     private static List<(string Text, int[] Ids)> ReadSamples()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(BaseDir, "tokenizer_reference.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(FixtureDir, "tokenizer_reference.json")));
         return doc.RootElement.GetProperty("samples").EnumerateArray()
             .Select(s => (s.GetProperty("text").GetString()!,
                 s.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()).ToArray()))

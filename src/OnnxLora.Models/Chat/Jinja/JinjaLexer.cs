@@ -51,6 +51,7 @@ internal static class JinjaLexer
             if (open < 0)
             {
                 AddText(tokens, text, line);
+                line += CountLines(source, pos, source.Length);
                 break;
             }
             char kind = source[open + 1];

@@ -32,7 +32,7 @@ internal sealed class JinjaParser
         Peek.Kind == TokenKind.BlockStart && _tokens[_pos + 1].Kind == TokenKind.Name ? _tokens[_pos + 1].Value : "";
 
     // Parses nodes until a block tag whose name is in `stops` (left unconsumed) or the end.
-    private List<Node> ParseBody(HashSet<string> stops)
+    private List<Node> ParseBody(HashSet<string> stops, string opener = "", int openerLine = 0)
     {
         var nodes = new List<Node>();
         while (Peek.Kind != TokenKind.End)
@@ -62,7 +62,8 @@ internal sealed class JinjaParser
         }
         if (stops.Count > 0)
         {
-            throw new JinjaException(Peek.Line, $"missing '{{% {string.Join(" or ", stops)} %}}' before the end of the template");
+            throw new JinjaException(Peek.Line,
+                $"missing '{{% {string.Join(" or ", stops)} %}}' before the end of the template ('{{% {opener} %}}' on line {openerLine} is not closed)");
         }
         return nodes;
     }
@@ -83,7 +84,7 @@ internal sealed class JinjaParser
             case "generation":
             {
                 EndTag();
-                var body = ParseBody(["endgeneration"]);
+                var body = ParseBody(["endgeneration"], "generation", name.Line);
                 CloseBlock("endgeneration");
                 return new GenerationNode(name.Line, body);
             }
@@ -92,7 +93,7 @@ internal sealed class JinjaParser
                 string filter = Expect(TokenKind.Name, "a filter name").Value;
                 var (args, _) = IsOp("(") ? ParseCallArgs() : ([], []);
                 EndTag();
-                var body = ParseBody(["endfilter"]);
+                var body = ParseBody(["endfilter"], "filter", name.Line);
                 CloseBlock("endfilter");
                 return new FilterBlockNode(name.Line, filter, args, body);
             }
@@ -108,7 +109,7 @@ internal sealed class JinjaParser
     {
         Expr test = ParseExpression();
         EndTag();
-        var body = ParseBody(["elif", "else", "endif"]);
+        var body = ParseBody(["elif", "else", "endif"], "if", line);
         Next(); // {%
         string which = Next().Value;
         List<Node> elseBody = [];
@@ -120,7 +121,7 @@ internal sealed class JinjaParser
         if (which == "else")
         {
             EndTag();
-            elseBody = ParseBody(["endif"]);
+            elseBody = ParseBody(["endif"], "if", line);
             CloseBlock("endif");
         }
         else
@@ -146,14 +147,14 @@ internal sealed class JinjaParser
         }
         AcceptName("recursive");
         EndTag();
-        var body = ParseBody(["else", "endfor"]);
+        var body = ParseBody(["else", "endfor"], "for", line);
         List<Node> elseBody = [];
         if (PeekBlockName() == "else")
         {
             Next();
             Next();
             EndTag();
-            elseBody = ParseBody(["endfor"]);
+            elseBody = ParseBody(["endfor"], "for", line);
         }
         CloseBlock("endfor");
         return new ForNode(line, targets, iterable, filter, body, elseBody);
@@ -182,7 +183,7 @@ internal sealed class JinjaParser
             return new SetNode(line, targets, null, v);
         }
         EndTag();
-        var body = ParseBody(["endset"]);
+        var body = ParseBody(["endset"], "set", line);
         CloseBlock("endset");
         return new SetBlockNode(line, first, body);
     }
@@ -203,7 +204,7 @@ internal sealed class JinjaParser
             }
         }
         EndTag();
-        var body = ParseBody(["endmacro"]);
+        var body = ParseBody(["endmacro"], "macro", line);
         CloseBlock("endmacro");
         return new MacroNode(line, name, parameters, body);
     }
