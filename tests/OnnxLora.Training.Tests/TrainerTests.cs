@@ -85,6 +85,26 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void EmptyExamplesAreDroppedAndCountedInTheSummary()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir["d.jsonl"], [.. Enumerable.Repeat("""{"text": "Arr, the sea be calm today."}""", 4), """{"text": ""}""", """{"text": "   "}"""]);
+        var s = new Trainer(Config(dir["d.jsonl"], dir["run"]) with { MaxSteps = 1 }, dir["run"]).Run();
+        Assert.Equal(2, s.EmptyExamples);
+        Assert.Equal(0, s.NoCountedTokenExamples);
+    }
+
+    [Fact]
+    public void DatasetOfEmptyTextsIsRejectedBeforeTraining()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir["d.jsonl"], Enumerable.Repeat("""{"text": ""}""", 3));
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(Config(dir["d.jsonl"], dir["run"]), dir["run"]).Run());
+        Assert.Equal($"{dir["d.jsonl"]}: no usable example among 3: 3 empty, 0 with no counted token (max_seq_len too short?)", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(dir["run"], "artifacts")));
+    }
+
+    [Fact]
     public void NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint()
     {
         using var dir = new TempDir();

@@ -1,4 +1,6 @@
-// Loss masks of the three layouts, token by token, with the embedded tokenizer (BOS added, EOS appended).
+// Loss masks of the three layouts, token by token, with the embedded tokenizer (text/prompt-completion: BOS added,
+// EOS appended; messages: the template's rendering and nothing else), and which examples are dropped and counted.
+using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
 using OnnxLora.Training.Data;
 
@@ -9,10 +11,10 @@ public sealed class ExampleTokenizerTests
     private const long Ignore = TokenizedExample.IgnoreIndex;
     private static TextTokenizer Tok => TokenizerFixture.Tokenizer;
 
-    private static TokenizedExample One(string jsonl, int maxSeqLen = 256, ChatTemplate? template = null)
+    private static TokenizedExample One(string jsonl, int maxSeqLen = 256, ChatTokenizer? chat = null)
     {
         var raw = JsonlDatasetReader.Parse(jsonl, "t.jsonl");
-        return new ExampleTokenizer(Tok, maxSeqLen, template).Tokenize(raw[0]).Example;
+        return new ExampleTokenizer(Tok, maxSeqLen, chat).Tokenize(raw[0]).Example;
     }
 
     [Fact]
@@ -42,51 +44,73 @@ public sealed class ExampleTokenizerTests
     }
 
     [Fact]
-    public void MessagesCountOnlyAssistantContentAndItsEos()
+    public void MessagesAreExactlyTheTemplateRenderingWithAssistantTurnsCounted()
     {
         string line = "{\"messages\": [{\"role\": \"system\", \"content\": \"Be a pirate.\"}," +
             "{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Ahoy!\"}," +
             "{\"role\": \"user\", \"content\": \"Bye\"}, {\"role\": \"assistant\", \"content\": \"Fair winds.\"}]}";
-        var template = ChatTemplate.Resolve(null, Tok.ChatTemplate);
-        Assert.Equal("zephyr", template.Name);
-        var e = One(line, template: template);
+        var e = One(line, chat: TokenizerFixture.Chat);
 
-        var ids = new List<long> { EmbeddedTokenizer.BosId };
-        var labels = new List<long> { Ignore };
-        void Add(string text, bool counted)
+        // The embedded template writes BOS itself; the ids are the rendering's, with no second BOS and no extra EOS.
+        const string rendered = "<s><|system|>\nBe a pirate.</s>\n<|user|>\nHi</s>\n<|assistant|>\nAhoy!</s>\n<|user|>\nBye</s>\n<|assistant|>\nFair winds.</s>\n";
+        Assert.Equal(TokenizerFixture.Ids(rendered), e.InputIds);
+        Assert.Equal(1, e.InputIds.Count(i => i == EmbeddedTokenizer.BosId));
+        var counted = new List<string>();
+        var run = new List<int>();
+        for (int i = 0; i <= e.Length; i++)
         {
-            foreach (long id in TokenizerFixture.Ids(text))
+            if (i < e.Length && e.Labels[i] != Ignore)
             {
-                ids.Add(id);
-                labels.Add(counted ? id : Ignore);
+                Assert.Equal(e.InputIds[i], e.Labels[i]);
+                run.Add((int)e.Labels[i]);
+            }
+            else if (run.Count > 0)
+            {
+                counted.Add(Tok.Decode(run, skipSpecialTokens: false));
+                run.Clear();
             }
         }
-        void Eos(bool counted)
-        {
-            ids.Add(EmbeddedTokenizer.EosId);
-            labels.Add(counted ? EmbeddedTokenizer.EosId : Ignore);
-        }
-        foreach (var (role, content) in new[] { ("system", "Be a pirate."), ("user", "Hi"), ("assistant", "Ahoy!"), ("user", "Bye"), ("assistant", "Fair winds.") })
-        {
-            bool a = role == "assistant";
-            Add($"<|{role}|>\n", false);
-            Add(content, a);
-            Eos(a);
-            Add("\n", false);
-        }
-        Assert.Equal(ids, e.InputIds);
-        Assert.Equal(labels, e.Labels);
-        Assert.Equal(2, e.Labels.Count(l => l == EmbeddedTokenizer.EosId));
+        // Each assistant turn counts from the end of its generation prompt to the end of the turn (TRL's rule).
+        Assert.Equal(["Ahoy!</s>\n", "Fair winds.</s>\n"], counted);
     }
 
     [Fact]
-    public void PromptLongerThanMaxSeqLenNamesTheLine()
+    public void PromptThatFillsMaxSeqLenIsDroppedAndCounted()
     {
         string jsonl = "{\"prompt\": \"a\", \"completion\": \"b\"}\n\n{\"prompt\": \"" + string.Concat(Enumerable.Repeat("word ", 40)) + "\", \"completion\": \"x\"}";
         var raw = JsonlDatasetReader.Parse(jsonl, "train.jsonl");
         var tokenizer = new ExampleTokenizer(Tok, 16);
-        var ex = Assert.Throws<InvalidDataException>(() => tokenizer.TokenizeAll(raw));
-        Assert.StartsWith("train.jsonl:3: max_seq_len 16 is shorter than the prompt (", ex.Message);
+        Assert.Equal(ExampleStatus.NoCountedToken, tokenizer.Tokenize(raw[1]).Status);
+        var data = tokenizer.TokenizeAll(raw);
+        Assert.Equal(1, data.Count);
+        Assert.Equal(1, data.NoCountedTokenCount);
+        Assert.Equal(0, data.EmptyCount);
+    }
+
+    [Fact]
+    public void EmptyExamplesAreDroppedAndCounted()
+    {
+        string jsonl = "{\"text\": \"\"}\n{\"text\": \"  \\n \"}\n{\"text\": \"kept\"}";
+        var data = new ExampleTokenizer(Tok, 64).TokenizeAll(JsonlDatasetReader.Parse(jsonl, "t.jsonl"));
+        Assert.Equal(1, data.Count);
+        Assert.Equal(2, data.EmptyCount);
+        var pc = new ExampleTokenizer(Tok, 64).TokenizeAll(JsonlDatasetReader.Parse(
+            "{\"prompt\": \"q\", \"completion\": \"\"}\n{\"prompt\": \"q\", \"completion\": \"a\"}", "t.jsonl"));
+        Assert.Equal((1, 1), (pc.Count, pc.EmptyCount));
+        var chat = new ExampleTokenizer(Tok, 64, TokenizerFixture.Chat).TokenizeAll(JsonlDatasetReader.Parse(
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \" \"}]}", "t.jsonl"));
+        Assert.Equal((0, 1), (chat.Count, chat.EmptyCount));
+    }
+
+    [Fact]
+    public void TemplateErrorNamesTheLineAndTemplate()
+    {
+        string line = "{\"messages\": [{\"role\": \"assistant\", \"content\": \"A\"}]}";
+        var renderer = new ChatTemplateRenderer("{% if messages[0].role != 'user' %}{{ raise_exception('must start with user') }}{% endif %}",
+            new Dictionary<string, string?>(), "t.jinja");
+        var et = new ExampleTokenizer(Tok, 64, new ChatTokenizer(renderer, Tok));
+        var e = Assert.Throws<InvalidDataException>(() => et.Tokenize(JsonlDatasetReader.Parse(line, "d.jsonl")[0]));
+        Assert.Equal("d.jsonl:1: t.jinja: chat template line 1: must start with user", e.Message);
     }
 
     [Fact]
@@ -97,17 +121,6 @@ public sealed class ExampleTokenizerTests
         Assert.Equal(1, data.TruncatedCount);
         Assert.Equal(12, data.Examples[0].Length);
         Assert.True(data.Examples[1].Length < 12);
-    }
-
-    [Fact]
-    public void ModelWithoutTemplateNeedsOption()
-    {
-        var ex = Assert.Throws<InvalidOperationException>(() => ChatTemplate.Resolve(null, null));
-        Assert.StartsWith("model has no chat_template; pass --chat-template", ex.Message);
-        Assert.Equal("chatml", ChatTemplate.Resolve("chatml", null).Name);
-        Assert.Equal("chatml", ChatTemplate.Recognise("{% for m in messages %}<|im_start|>{{ m['role'] }}")!.Name);
-        Assert.Equal("llama2", ChatTemplate.Recognise("{{ bos_token + '[INST] ' + content }}")!.Name);
-        Assert.Equal("zephyr", ChatTemplate.Recognise("{{ '<|' + message['role'] + '|>\\n' }}")!.Name);
     }
 
     [Fact]

@@ -31,8 +31,8 @@ public sealed class JsonlDatasetReaderTests
 
     [Fact]
     public void UnknownRoleIsNamed() =>
-        Assert.StartsWith("train.jsonl:1: unknown role 'tool'",
-            Error("{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}"));
+        Assert.StartsWith("train.jsonl:1: unknown role 'robot'",
+            Error("{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}"));
 
     [Fact]
     public void MixedLayoutsFail() =>

@@ -14,8 +14,7 @@ internal static class JinjaBuiltins
 
     public static object? Global(string name, JinjaInterpreter interp) => name switch
     {
-        "raise_exception" => (JinjaFunction)((args, _) =>
-            throw new JinjaException(0, JinjaValues.Str(args.FirstOrDefault()), raisedByTemplate: true)),
+        "raise_exception" => (JinjaFunction)((args, _) => throw new JinjaRaisedException(JinjaValues.Str(args.FirstOrDefault()))),
         "strftime_now" => (JinjaFunction)((args, _) => Strftime(DateTime.Now, JinjaValues.Str(args.FirstOrDefault()))),
         "range" => (JinjaFunction)((args, _) => Range(args)),
         "namespace" => (JinjaFunction)((args, kwargs) =>

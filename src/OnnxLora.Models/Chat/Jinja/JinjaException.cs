@@ -32,3 +32,6 @@ public sealed class JinjaException : Exception
 
 /// <summary>A builtin called with bad arguments; the interpreter adds the template line.</summary>
 internal sealed class JinjaArgumentException(string message) : Exception(message);
+
+/// <summary>raise_exception() called by the template; the interpreter adds the template line.</summary>
+internal sealed class JinjaRaisedException(string message) : Exception(message);

@@ -376,6 +376,10 @@ internal sealed class JinjaInterpreter
             {
                 throw new JinjaException(c.Line, ex.Message);
             }
+            catch (JinjaRaisedException ex)
+            {
+                throw new JinjaException(c.Line, ex.Message, raisedByTemplate: true);
+            }
         }
         string what = c.Callee switch
         {
