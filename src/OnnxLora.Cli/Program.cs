@@ -21,6 +21,7 @@ internal static class Program
         root.Subcommands.Add(ExportAdapterCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(BenchDecodeCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         return root.Parse(args).Invoke();

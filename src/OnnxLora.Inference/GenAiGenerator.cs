@@ -1,7 +1,8 @@
 // Text generation over ORT GenAI (CPU): one Model + Tokenizer, optional LoRA adapters hot-swapped per
 // generation (Adapters.LoadAdapter + Generator.SetActiveAdapter), token-by-token streaming.
-// It does not own a KV cache or sampling code; GenAI does both. Of RuntimeOptions it applies what GenAI's
-// session_options take (threads, CPU arena, profiling, config entries) as a config overlay; the memory
+// It does not own a KV cache, sampling code or chat templates: GenAI does the first two, and chat prompts come
+// rendered and tokenized by Models.Chat.ChatTokenizer (the same path as training data). Of RuntimeOptions it applies
+// what GenAI's session_options take (threads, CPU arena, profiling, config entries) as a config overlay; the memory
 // pattern stays GenAI's own, and a Cuda device is refused (GenAI's CUDA package is not available here).
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -80,6 +81,9 @@ public sealed class GenAiGenerator : IDisposable
         return session.Count == 0 ? null : new JsonObject { ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = session } } }.ToJsonString();
     }
 
+    /// <summary>The model folder (its tokenizer files and chat template are what chat prompts are rendered with).</summary>
+    public string ModelDir => _modelDir;
+
     /// <summary>Loads an .onnx_adapter file under <paramref name="name"/>; the model must be adapter-ready.</summary>
     public void LoadAdapter(string name, string path)
     {
@@ -101,33 +105,6 @@ public sealed class GenAiGenerator : IDisposable
     }
 
     public string Decode(ReadOnlySpan<int> tokens) => _tokenizer.Decode(tokens);
-
-    /// <summary>Renders a chat with the model's template; <paramref name="messagesJson"/> is [{"role":..,"content":..}].</summary>
-    /// <remarks>Models without a template (no chat_template in tokenizer_config.json or chat_template.jinja) get a plain
-    /// "role: content" rendering ending in "assistant:".</remarks>
-    public string ApplyChatTemplate(string messagesJson)
-    {
-        if (HasChatTemplate(_modelDir))
-        {
-            return _tokenizer.ApplyChatTemplate(null, messagesJson, null, true);
-        }
-        var sb = new System.Text.StringBuilder();
-        foreach (var m in System.Text.Json.Nodes.JsonNode.Parse(messagesJson)!.AsArray())
-        {
-            sb.Append(m!["role"]!.GetValue<string>()).Append(": ").Append(m["content"]!.GetValue<string>()).Append('\n');
-        }
-        return sb.Append("assistant:").ToString();
-    }
-
-    private static bool HasChatTemplate(string dir)
-    {
-        if (File.Exists(Path.Combine(dir, "chat_template.jinja")))
-        {
-            return true;
-        }
-        var cfg = Path.Combine(dir, "tokenizer_config.json");
-        return File.Exists(cfg) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(cfg)) is System.Text.Json.Nodes.JsonObject o && o["chat_template"] is not null;
-    }
 
     /// <summary>Yields each new token id as GenAI produces it (prompt excluded).</summary>
     public IEnumerable<int> GenerateTokens(int[] prompt, GenerationOptions o)
@@ -174,10 +151,13 @@ public sealed class GenAiGenerator : IDisposable
     }
 
     /// <summary>Streams decoded text pieces for a text prompt.</summary>
-    public IEnumerable<string> GenerateText(string prompt, GenerationOptions o)
+    public IEnumerable<string> GenerateText(string prompt, GenerationOptions o) => GenerateText(Encode(prompt), o);
+
+    /// <summary>Streams decoded text pieces for prompt ids (e.g. a chat prompt rendered and tokenized by ChatTokenizer).</summary>
+    public IEnumerable<string> GenerateText(int[] prompt, GenerationOptions o)
     {
         using var stream = _tokenizer.CreateStream();
-        foreach (var t in GenerateTokens(Encode(prompt), o))
+        foreach (var t in GenerateTokens(prompt, o))
         {
             yield return stream.Decode(t);
         }

@@ -6,7 +6,7 @@ public sealed class CliTests
 {
     public static readonly TheoryData<string> Commands =
     [
-        "import", "parity", "train", "merge", "init-model", "quickstart", "eval", "export-adapter", "generate", "chat", "bench-decode",
+        "import", "parity", "train", "merge", "init-model", "quickstart", "eval", "export-adapter", "generate", "chat", "tokenize", "bench-decode",
     ];
 
     [Fact]

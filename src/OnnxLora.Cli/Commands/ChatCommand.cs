@@ -1,7 +1,9 @@
-// `onnxlora chat --model <dir>`: reads user lines from stdin, renders the conversation with the
-// model's chat template (GenAI Tokenizer.ApplyChatTemplate) and streams each reply. Empty line or EOF ends.
+// `onnxlora chat --model <dir>`: reads user lines from stdin, renders the conversation with the model's own chat
+// template (add_generation_prompt=True; the same renderer and tokenizer as training data) and streams each reply.
+// Empty line or EOF ends.
 using System.CommandLine;
-using System.Text.Json.Nodes;
+using OnnxLora.Models.Chat;
+using OnnxLora.Models.Tokenization;
 
 namespace OnnxLora.Cli.Commands;
 
@@ -10,16 +12,19 @@ internal static class ChatCommand
     public static Command Create()
     {
         var system = new Option<string?>("--system") { Description = "System message" };
-        var cmd = new Command("chat", "Chat with a model (chat template applied), one user line at a time from stdin") { system };
+        var template = new Option<string?>("--chat-template") { Description = "A named template of the model, chatml|llama2|llama3|zephyr|plain for models without one, or a .jinja file (default: the model's own)" };
+        var cmd = new Command("chat", "Chat with a model (its chat template applied), one user line at a time from stdin") { system, template };
         var opts = GenerationArgs.AddTo(cmd);
         var runtime = RuntimeArgs.AddTo(cmd, device: false);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
+            string model = opts.Model(r);
+            var chat = new ChatTokenizer(ChatTemplateRenderer.ForModel(model, r.GetValue(template)), TextTokenizer.Load(model));
             using var gen = opts.CreateGenerator(r, runtime.Resolve(r));
-            var messages = new JsonArray();
+            var messages = new List<ChatMessage>();
             if (r.GetValue(system) is { } s)
             {
-                messages.Add(new JsonObject { ["role"] = "system", ["content"] = s });
+                messages.Add(new ChatMessage("system", s));
             }
             while (true)
             {
@@ -29,8 +34,8 @@ internal static class ChatCommand
                 {
                     return 0;
                 }
-                messages.Add(new JsonObject { ["role"] = "user", ["content"] = line });
-                var prompt = gen.ApplyChatTemplate(messages.ToJsonString());
+                messages.Add(new ChatMessage("user", line));
+                var prompt = chat.EncodePrompt(messages).ToArray();
                 var reply = new System.Text.StringBuilder();
                 foreach (var piece in gen.GenerateText(prompt, opts.Options(r)))
                 {
@@ -39,7 +44,7 @@ internal static class ChatCommand
                     Console.Out.Flush();
                 }
                 Console.WriteLine();
-                messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = reply.ToString() });
+                messages.Add(new ChatMessage("assistant", reply.ToString()));
             }
         }));
         return cmd;

@@ -31,5 +31,6 @@ internal static class CliErrors
     public static bool IsUserError(Exception e) => e is ModelFormatException or SafetensorsFormatException or RewriteException
         or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException
         or NotSupportedException or OnnxRuntimeException or Microsoft.ML.OnnxRuntimeGenAI.OnnxRuntimeGenAIException
-        or IOException or UnauthorizedAccessException or ConfigException or NonFiniteLossException or InvalidOperationException;
+        or IOException or UnauthorizedAccessException or ConfigException or NonFiniteLossException or InvalidOperationException
+        or Models.Chat.Jinja.JinjaException;
 }
