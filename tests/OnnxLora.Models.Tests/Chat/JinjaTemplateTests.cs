@@ -116,6 +116,29 @@ public sealed class JinjaTemplateTests
     }
 
     [Fact]
+    public void CallBlocksAndArgumentSplatsWork()
+    {
+        Assert.Equal("[inner]", Render("{% macro wrap() %}[{{ caller() }}]{% endmacro %}{% call wrap() %}inner{% endcall %}"));
+        Assert.Equal("1-2", Render("{% macro f(a, b) %}{{ a }}-{{ b }}{% endmacro %}{{ f(*[1, 2]) }}"));
+        Assert.Equal("x=3", Render("{% macro g(x) %}x={{ x }}{% endmacro %}{{ g(**{'x': 3}) }}"));
+    }
+
+    [Fact]
+    public void OneTrailingNewlineOfTheTemplateIsNotOutput()
+    {
+        // Jinja2's keep_trailing_newline=False.
+        Assert.Equal("a", Render("a\n"));
+        Assert.Equal("a\n", Render("a\n\n"));
+    }
+
+    [Fact]
+    public void ToJsonTakesSeparators()
+    {
+        var d = new Dictionary<string, object?> { ["a"] = 1L, ["b"] = new List<object?> { 2L, 3L } };
+        Assert.Equal("""{"a":1,"b":[2,3]}""", Render("{{ d | tojson(separators=(',', ':')) }}", null, ("d", d)));
+    }
+
+    [Fact]
     public void RaiseExceptionStopsWithTheTemplatesMessage()
     {
         var e = Assert.Throws<JinjaException>(() => Render("{{ raise_exception('Conversation roles must alternate') }}"));

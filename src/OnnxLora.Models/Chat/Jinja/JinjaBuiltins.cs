@@ -504,7 +504,7 @@ internal static class JinjaBuiltins
                 return v is Undefined || (boolean && !JinjaValues.IsTruthy(v)) ? A(0, "default_value", "") : v;
             }
             case "tojson":
-                return PyJson.Dumps(v, A(0, "indent") is long ind ? (int)ind : null, line);
+                return PyJson.Dumps(v, A(0, "indent") is long ind ? (int)ind : null, line, Separators(A(3, "separators")));
             case "items":
                 return v is Dictionary<string, object?> di ? di.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()
                     : v is Undefined or null ? new List<object?>() : throw new JinjaException(line, "items filter needs a mapping");
@@ -629,6 +629,10 @@ internal static class JinjaBuiltins
                 throw new JinjaException(line, $"unknown filter '{name}'");
         }
     }
+
+    // transformers' tojson passes separators=(item, key) through to json.dumps.
+    private static (string Item, string Key)? Separators(object? v) =>
+        v is List<object?> { Count: 2 } l ? (JinjaValues.Str(l[0]), JinjaValues.Str(l[1])) : null;
 
     // "a.b.0": attribute or index path, as Jinja's attribute= arguments accept.
     private static object? GetPath(object? v, object? path, int line)

@@ -108,6 +108,17 @@ internal sealed class JinjaInterpreter
                 _out.Append(JinjaValues.Str(JinjaBuiltins.Filter(fb.Filter, text, args, [], fb.Line, this)));
                 return Flow.Normal;
             }
+            case CallBlockNode cb:
+            {
+                JinjaFunction caller = (args, kwargs) =>
+                {
+                    var inner = new Scope(scope);
+                    BindParameters(inner, cb.Parameters, args, kwargs, scope);
+                    return Capture(cb.Body, inner);
+                };
+                _out.Append(JinjaValues.Str(Call(cb.Call, scope, caller)));
+                return Flow.Normal;
+            }
             case LoopControlNode lc:
                 return lc.IsBreak ? Flow.Break : Flow.Continue;
             default:
@@ -234,17 +245,14 @@ internal sealed class JinjaInterpreter
         try
         {
             var scope = new Scope(_root);
-            for (int i = 0; i < m.Parameters.Count; i++)
-            {
-                var (name, def) = m.Parameters[i];
-                scope.Vars[name] = i < args.Count ? args[i]
-                    : kwargs.TryGetValue(name, out var kv) ? kv
-                    : def is not null ? Eval(def, _root)
-                    : Undefined.Instance;
-            }
+            BindParameters(scope, m.Parameters, args, kwargs, _root);
             scope.Vars["varargs"] = args.Skip(m.Parameters.Count).ToList();
-            scope.Vars["kwargs"] = kwargs.Where(kv => m.Parameters.All(p => p.Name != kv.Key))
+            scope.Vars["kwargs"] = kwargs.Where(kv => kv.Key != "caller" && m.Parameters.All(p => p.Name != kv.Key))
                 .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            if (kwargs.TryGetValue("caller", out var caller))
+            {
+                scope.Vars["caller"] = caller;
+            }
             return Capture(m.Body, scope);
         }
         finally
@@ -252,6 +260,19 @@ internal sealed class JinjaInterpreter
             _depth--;
         }
     };
+
+    private void BindParameters(Scope scope, List<(string Name, Expr? Default)> parameters, List<object?> args,
+        Dictionary<string, object?> kwargs, Scope defaults)
+    {
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var (name, def) = parameters[i];
+            scope.Vars[name] = i < args.Count ? args[i]
+                : kwargs.TryGetValue(name, out var kv) ? kv
+                : def is not null ? Eval(def, defaults)
+                : Undefined.Instance;
+        }
+    }
 
     // ---- expressions ----
 
@@ -361,11 +382,41 @@ internal sealed class JinjaInterpreter
         };
     }
 
-    private object? Call(CallExpr c, Scope scope)
+    private object? Call(CallExpr c, Scope scope, JinjaFunction? caller = null)
     {
         object? callee = Eval(c.Callee, scope);
-        var args = c.Args.Select(a => Eval(a, scope)).ToList();
-        var kwargs = c.Kwargs.ToDictionary(k => k.Name, k => Eval(k.Value, scope), StringComparer.Ordinal);
+        var args = new List<object?>();
+        foreach (Expr a in c.Args)
+        {
+            if (a is UnaryExpr { Op: "*" } splat)
+            {
+                args.AddRange(JinjaValues.Iterate(Eval(splat.Operand, scope), c.Line));
+            }
+            else
+            {
+                args.Add(Eval(a, scope));
+            }
+        }
+        var kwargs = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (name, valueExpr) in c.Kwargs)
+        {
+            object? value = Eval(valueExpr, scope);
+            if (name == "**" && value is Dictionary<string, object?> spread)
+            {
+                foreach (var kv in spread)
+                {
+                    kwargs[kv.Key] = kv.Value;
+                }
+            }
+            else
+            {
+                kwargs[name] = value;
+            }
+        }
+        if (caller is not null)
+        {
+            kwargs["caller"] = caller;
+        }
         if (callee is JinjaFunction fn)
         {
             try

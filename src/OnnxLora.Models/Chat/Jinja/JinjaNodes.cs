@@ -19,6 +19,9 @@ internal sealed record SetBlockNode(int Line, string Target, List<Node> Body) : 
 
 internal sealed record MacroNode(int Line, string Name, List<(string Name, Expr? Default)> Parameters, List<Node> Body) : Node(Line);
 
+/// <summary>{% call m(args) %}body{% endcall %}: m runs with caller() rendering body.</summary>
+internal sealed record CallBlockNode(int Line, CallExpr Call, List<(string Name, Expr? Default)> Parameters, List<Node> Body) : Node(Line);
+
 internal sealed record GenerationNode(int Line, List<Node> Body) : Node(Line);
 
 internal sealed record FilterBlockNode(int Line, string Filter, List<Expr> Args, List<Node> Body) : Node(Line);

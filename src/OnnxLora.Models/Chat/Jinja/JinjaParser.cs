@@ -15,6 +15,8 @@ internal sealed class JinjaParser
 
     public static List<Node> Parse(string source)
     {
+        // Jinja2's keep_trailing_newline=False: one newline at the very end of the source is not output.
+        source = source.EndsWith("\r\n", StringComparison.Ordinal) ? source[..^2] : source.EndsWith('\n') ? source[..^1] : source;
         var p = new JinjaParser(JinjaLexer.Tokenize(source));
         var body = p.ParseBody([]);
         if (p.Peek.Kind != TokenKind.End)
@@ -96,6 +98,23 @@ internal sealed class JinjaParser
                 var body = ParseBody(["endfilter"], "filter", name.Line);
                 CloseBlock("endfilter");
                 return new FilterBlockNode(name.Line, filter, args, body);
+            }
+            case "call":
+            {
+                var parameters = new List<(string, Expr?)>();
+                if (IsOp("("))
+                {
+                    parameters = ParseParameters();
+                }
+                Expr call = ParseExpression();
+                if (call is not CallExpr ce)
+                {
+                    throw new JinjaException(name.Line, "'call' needs a macro call, e.g. {% call m(x) %}");
+                }
+                EndTag();
+                var body = ParseBody(["endcall"], "call", name.Line);
+                CloseBlock("endcall");
+                return new CallBlockNode(name.Line, ce, parameters, body);
             }
             case "break" or "continue":
                 EndTag();
@@ -191,6 +210,15 @@ internal sealed class JinjaParser
     private MacroNode ParseMacro(int line)
     {
         string name = Expect(TokenKind.Name, "a macro name").Value;
+        var parameters = ParseParameters();
+        EndTag();
+        var body = ParseBody(["endmacro"], "macro", line);
+        CloseBlock("endmacro");
+        return new MacroNode(line, name, parameters, body);
+    }
+
+    private List<(string, Expr?)> ParseParameters()
+    {
         ExpectOp("(");
         var parameters = new List<(string, Expr?)>();
         while (!AcceptOp(")"))
@@ -203,10 +231,7 @@ internal sealed class JinjaParser
                 ExpectOp(",");
             }
         }
-        EndTag();
-        var body = ParseBody(["endmacro"], "macro", line);
-        CloseBlock("endmacro");
-        return new MacroNode(line, name, parameters, body);
+        return parameters;
     }
 
     private void CloseBlock(string name)
@@ -472,7 +497,15 @@ internal sealed class JinjaParser
         var kwargs = new List<(string, Expr)>();
         while (!AcceptOp(")"))
         {
-            if (Peek.Kind == TokenKind.Name && _tokens[_pos + 1] is { Kind: TokenKind.Operator, Value: "=" })
+            if (AcceptOp("**"))
+            {
+                kwargs.Add(("**", ParseExpression())); // a mapping spread into keyword arguments
+            }
+            else if (AcceptOp("*"))
+            {
+                args.Add(new UnaryExpr(Peek.Line, "*", ParseExpression())); // a sequence spread into arguments
+            }
+            else if (Peek.Kind == TokenKind.Name && _tokens[_pos + 1] is { Kind: TokenKind.Operator, Value: "=" })
             {
                 string name = Next().Value;
                 Next();

@@ -1,5 +1,5 @@
-// The tojson filter as transformers defines it: Python json.dumps(x, ensure_ascii=False, indent=indent), so
-// ", " and ": " separators without indent, keys in insertion order, non-ASCII text kept as is.
+// The tojson filter as transformers defines it: Python json.dumps(x, ensure_ascii=False, indent=, separators=), so
+// ", " and ": " separators by default (", " becomes "," with indent), keys in insertion order, non-ASCII kept as is.
 // It only serializes template values; reading JSON is done with System.Text.Json elsewhere.
 using System.Globalization;
 using System.Text;
@@ -8,76 +8,81 @@ namespace OnnxLora.Models.Chat.Jinja;
 
 internal static class PyJson
 {
-    public static string Dumps(object? value, int? indent, int line)
+    public static string Dumps(object? value, int? indent, int line, (string Item, string Key)? separators = null)
     {
         var sb = new StringBuilder();
-        Write(sb, value, indent, 0, line);
+        // json.dumps defaults: (", ", ": ") without indent, (",", ": ") with it.
+        var (item, key) = separators ?? (indent is null ? (", ", ": ") : (",", ": "));
+        new Writer(sb, indent, item, key, line).Write(value, 0);
         return sb.ToString();
     }
 
-    private static void Write(StringBuilder sb, object? v, int? indent, int depth, int line)
+    private sealed class Writer(StringBuilder sb, int? indent, string itemSep, string keySep, int line)
     {
-        switch (v)
+        public void Write(object? v, int depth)
         {
-            case null or Undefined:
-                sb.Append("null");
-                break;
-            case bool b:
-                sb.Append(b ? "true" : "false");
-                break;
-            case long l:
-                sb.Append(l.ToString(CultureInfo.InvariantCulture));
-                break;
-            case double d:
-                sb.Append(double.IsNaN(d) ? "NaN" : double.IsInfinity(d) ? (d > 0 ? "Infinity" : "-Infinity") : JinjaValues.FormatFloat(d));
-                break;
-            case string s:
-                WriteString(sb, s);
-                break;
-            case List<object?> list:
-                WriteItems(sb, '[', ']', list.Count, indent, depth, i => Write(sb, list[i], indent, depth + 1, line));
-                break;
-            case Dictionary<string, object?> dict:
+            switch (v)
             {
-                var entries = dict.ToList();
-                WriteItems(sb, '{', '}', entries.Count, indent, depth, i =>
+                case null or Undefined:
+                    sb.Append("null");
+                    break;
+                case bool b:
+                    sb.Append(b ? "true" : "false");
+                    break;
+                case long l:
+                    sb.Append(l.ToString(CultureInfo.InvariantCulture));
+                    break;
+                case double d:
+                    sb.Append(double.IsNaN(d) ? "NaN" : double.IsInfinity(d) ? (d > 0 ? "Infinity" : "-Infinity") : JinjaValues.FormatFloat(d));
+                    break;
+                case string s:
+                    WriteString(sb, s);
+                    break;
+                case List<object?> list:
+                    WriteItems('[', ']', list.Count, depth, i => Write(list[i], depth + 1));
+                    break;
+                case Dictionary<string, object?> dict:
                 {
-                    WriteString(sb, entries[i].Key);
-                    sb.Append(": ");
-                    Write(sb, entries[i].Value, indent, depth + 1, line);
-                });
-                break;
+                    var entries = dict.ToList();
+                    WriteItems('{', '}', entries.Count, depth, i =>
+                    {
+                        WriteString(sb, entries[i].Key);
+                        sb.Append(keySep);
+                        Write(entries[i].Value, depth + 1);
+                    });
+                    break;
+                }
+                default:
+                    throw new JinjaException(line, $"tojson: {JinjaValues.TypeName(v)} is not JSON serializable");
             }
-            default:
-                throw new JinjaException(line, $"tojson: {JinjaValues.TypeName(v)} is not JSON serializable");
         }
-    }
 
-    private static void WriteItems(StringBuilder sb, char open, char close, int count, int? indent, int depth, Action<int> item)
-    {
-        sb.Append(open);
-        if (count == 0)
+        private void WriteItems(char open, char close, int count, int depth, Action<int> item)
         {
+            sb.Append(open);
+            if (count == 0)
+            {
+                sb.Append(close);
+                return;
+            }
+            for (int i = 0; i < count; i++)
+            {
+                if (i > 0)
+                {
+                    sb.Append(itemSep);
+                }
+                if (indent is { } n)
+                {
+                    sb.Append('\n').Append(' ', n * (depth + 1));
+                }
+                item(i);
+            }
+            if (indent is { } m)
+            {
+                sb.Append('\n').Append(' ', m * depth);
+            }
             sb.Append(close);
-            return;
         }
-        for (int i = 0; i < count; i++)
-        {
-            if (indent is { } n)
-            {
-                sb.Append(i == 0 ? "\n" : ",\n").Append(' ', n * (depth + 1));
-            }
-            else if (i > 0)
-            {
-                sb.Append(", ");
-            }
-            item(i);
-        }
-        if (indent is { } m)
-        {
-            sb.Append('\n').Append(' ', m * depth);
-        }
-        sb.Append(close);
     }
 
     private static void WriteString(StringBuilder sb, string s)
