@@ -27,7 +27,8 @@ public sealed class JinjaTemplateTests
     [InlineData("{{ ' a  b '.split() | length }}", "2")]
     [InlineData("{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith(('x', 'c')) }}", "True True")]
     [InlineData("{{ 'Hello'.upper() }}{{ 'Hello' | lower }}{{ 'hello world' | title }}", "HELLOhelloHello World")]
-    [InlineData("{{ 'a-b-c'.replace('-', '+', 1) }}", "a+b-c")]
+    [InlineData("{{ 'a-b-c'.replace('-', '+', 1) }}{{ 'aa'.replace('a', 'b', count=1) }}{{ 'ab'.replace('', '_') }}", "a+b-cba_a_b_")]
+    [InlineData("|{{ ' 1 2 3 '.split(none, 1) | join(',') }}|", "|1,2 3 |")]
     public void StringMethodsFollowPython(string template, string expected) => Assert.Equal(expected, Render(template));
 
     [Theory]
@@ -47,8 +48,12 @@ public sealed class JinjaTemplateTests
     [InlineData("{{ [1, 2] | first }}{{ [1, 2] | last }}{{ undefined_thing | default('d') }}", "12d")]
     [InlineData("{{ ' x ' | trim }}|{{ 'ab' | reverse }}|{{ 3.7 | int }}|{{ '2' | int + 1 }}", "x|ba|3|3")]
     [InlineData("{{ {'b': 1, 'a': 2} | dictsort }}", "[['a', 2], ['b', 1]]")]
+    [InlineData("{{ {'b': 1, 'a': 2} | dictsort(by='value', reverse=true) }}", "[['a', 2], ['b', 1]]")]
+    [InlineData("{{ ['b', 'C', 'a'] | sort }} {{ ['b', 'C', 'a'] | sort(case_sensitive=true) }}", "['a', 'b', 'C'] ['C', 'a', 'b']")]
+    [InlineData("{{ [1, True, 0] | sort(reverse=true) }} {{ +true }} {{ 1 in [True] }}", "[1, True, 0] 1 True")]
+    [InlineData("{% set a, b = 1, 2 %}{% set (c, d) = [3, 4] %}{{ a }}{{ b }}{{ c }}{{ d }}{{ m.0.1 }}", "12347")]
     public void TestsAndFiltersFollowJinja(string template, string expected) =>
-        Assert.Equal(expected, Render(template, null, ("x", 1L)));
+        Assert.Equal(expected, Render(template, null, ("x", 1L), ("m", new List<object?> { new List<object?> { 6L, 7L } })));
 
     [Fact]
     public void ToJsonIsPythonJsonDumpsWithoutAsciiEscaping()
@@ -132,10 +137,11 @@ public sealed class JinjaTemplateTests
     }
 
     [Fact]
-    public void ToJsonTakesSeparators()
+    public void ToJsonTakesTransformersOptions()
     {
-        var d = new Dictionary<string, object?> { ["a"] = 1L, ["b"] = new List<object?> { 2L, 3L } };
-        Assert.Equal("""{"a":1,"b":[2,3]}""", Render("{{ d | tojson(separators=(',', ':')) }}", null, ("d", d)));
+        var d = new Dictionary<string, object?> { ["b"] = new List<object?> { 2L, 3L }, ["a"] = "é" };
+        Assert.Equal("""{"b":[2,3],"a":"é"}""", Render("{{ d | tojson(separators=(',', ':')) }}", null, ("d", d)));
+        Assert.Equal("""{"a": "\u00e9", "b": [2, 3]}""", Render("{{ d | tojson(ensure_ascii=true, sort_keys=true) }}", null, ("d", d)));
     }
 
     [Fact]

@@ -128,7 +128,7 @@ internal static class JinjaBuiltins
         "rsplit" => (args, kwargs) => RSplit(s, Arg(args, kwargs, 0, "sep"), Arg(args, kwargs, 1, "maxsplit")),
         "splitlines" => (_, _) => s.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n')
             .Take(s.EndsWith('\n') ? s.Split('\n').Length - 1 : int.MaxValue).Cast<object?>().ToList(),
-        "replace" => (args, _) => Replace(s, args),
+        "replace" => (args, kwargs) => Replace(s, kwargs.TryGetValue("count", out var n) ? [.. args, n] : args),
         "find" => (args, _) => (long)s.IndexOf(JinjaValues.Str(args.FirstOrDefault()), StringComparison.Ordinal),
         "count" => (args, _) => (long)CountOccurrences(s, JinjaValues.Str(args.FirstOrDefault())),
         "join" => (args, _) => string.Join(s, JinjaValues.Iterate(args.FirstOrDefault(), line).Select(JinjaValues.Str)),
@@ -188,7 +188,7 @@ internal static class JinjaBuiltins
                 }
                 if (max >= 0 && parts.Count == max)
                 {
-                    parts.Add(s[i..].TrimEnd());
+                    parts.Add(s[i..]); // Python keeps the remainder's trailing whitespace
                     break;
                 }
                 int start = i;
@@ -236,9 +236,28 @@ internal static class JinjaBuiltins
         string old = JinjaValues.Str(args.ElementAtOrDefault(0));
         string @new = JinjaValues.Str(args.ElementAtOrDefault(1));
         long count = args.Count > 2 && args[2] is long c ? c : -1;
+        if (old.Length == 0)
+        {
+            // Python inserts the replacement before every character and at the end, up to count times.
+            var chars = JinjaValues.StringInfoChars(s);
+            var r = new StringBuilder();
+            long left = count < 0 ? long.MaxValue : count;
+            for (int i = 0; i <= chars.Count; i++)
+            {
+                if (left-- > 0)
+                {
+                    r.Append(@new);
+                }
+                if (i < chars.Count)
+                {
+                    r.Append(chars[i]);
+                }
+            }
+            return r.ToString();
+        }
         if (count < 0)
         {
-            return old.Length == 0 ? s : s.Replace(old, @new, StringComparison.Ordinal);
+            return s.Replace(old, @new, StringComparison.Ordinal);
         }
         var sb = new StringBuilder();
         int pos = 0;
@@ -504,14 +523,23 @@ internal static class JinjaBuiltins
                 return v is Undefined || (boolean && !JinjaValues.IsTruthy(v)) ? A(0, "default_value", "") : v;
             }
             case "tojson":
-                return PyJson.Dumps(v, A(0, "indent") is long ind ? (int)ind : null, line, Separators(A(3, "separators")));
+                return PyJson.Dumps(v, A(1, "indent") is long ind ? (int)ind : null, line, Separators(A(2, "separators")),
+                    ensureAscii: JinjaValues.IsTruthy(A(0, "ensure_ascii", false)), sortKeys: JinjaValues.IsTruthy(A(3, "sort_keys", false)));
             case "items":
                 return v is Dictionary<string, object?> di ? di.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()
                     : v is Undefined or null ? new List<object?>() : throw new JinjaException(line, "items filter needs a mapping");
             case "dictsort":
-                return v is Dictionary<string, object?> ds
-                    ? ds.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()
-                    : throw new JinjaException(line, "dictsort filter needs a mapping");
+            {
+                if (v is not Dictionary<string, object?> ds)
+                {
+                    throw new JinjaException(line, "dictsort filter needs a mapping");
+                }
+                bool caseSensitive = JinjaValues.IsTruthy(A(0, "case_sensitive", false));
+                bool byValue = JinjaValues.Str(A(1, "by", "key")) == "value";
+                var cmp = SortComparer(caseSensitive, null, line);
+                var items = ds.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList();
+                return StableSort(items, x => ((List<object?>)x!)[byValue ? 1 : 0], cmp, JinjaValues.IsTruthy(A(2, "reverse", false)));
+            }
             case "int":
                 return ToInt(v, A(0, "default", 0L));
             case "float":
@@ -563,16 +591,10 @@ internal static class JinjaBuiltins
             }
             case "sort":
             {
+                // Jinja2: sort(reverse=False, case_sensitive=False, attribute=None); strings compare case-folded by default.
                 bool reverse = JinjaValues.IsTruthy(A(0, "reverse", false));
-                string? attribute = A(2, "attribute") as string;
-                var cmp = Comparer<object?>.Create((p, q) => JinjaValues.Compare(
-                    attribute is null ? p : GetPath(p, attribute, line), attribute is null ? q : GetPath(q, attribute, line), line));
-                var sorted = JinjaValues.Iterate(v, line).OrderBy(x => x, cmp).ToList();
-                if (reverse)
-                {
-                    sorted.Reverse();
-                }
-                return sorted;
+                var cmp = SortComparer(JinjaValues.IsTruthy(A(1, "case_sensitive", false)), A(2, "attribute") as string, line);
+                return StableSort(JinjaValues.Iterate(v, line), x => x, cmp, reverse);
             }
             case "map":
             {
@@ -604,7 +626,7 @@ internal static class JinjaBuiltins
                 }).ToList();
             }
             case "replace":
-                return Replace(JinjaValues.Str(v), args);
+                return Replace(JinjaValues.Str(v), kwargs.TryGetValue("count", out var rc) ? [.. args, rc] : args);
             case "indent":
                 return Indent(JinjaValues.Str(v), A(0, "width", 4L), JinjaValues.IsTruthy(A(1, "first", false)), JinjaValues.IsTruthy(A(2, "blank", false)));
             case "center":
@@ -629,6 +651,30 @@ internal static class JinjaBuiltins
                 throw new JinjaException(line, $"unknown filter '{name}'");
         }
     }
+
+    // Python's sorted(): stable, and reverse=True keeps equal items in their original order.
+    private static List<object?> StableSort(List<object?> items, Func<object?, object?> key, Comparer<object?> cmp, bool reverse)
+    {
+        try
+        {
+            return (reverse ? items.OrderByDescending(key, cmp) : items.OrderBy(key, cmp)).ToList();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is JinjaException inner)
+        {
+            throw inner;
+        }
+    }
+
+    private static Comparer<object?> SortComparer(bool caseSensitive, string? attribute, int line) => Comparer<object?>.Create((p, q) =>
+    {
+        object? a = attribute is null ? p : GetPath(p, attribute, line);
+        object? b = attribute is null ? q : GetPath(q, attribute, line);
+        if (!caseSensitive && a is string x && b is string y)
+        {
+            return string.CompareOrdinal(x.ToLowerInvariant(), y.ToLowerInvariant());
+        }
+        return JinjaValues.Compare(a, b, line);
+    });
 
     // transformers' tojson passes separators=(item, key) through to json.dumps.
     private static (string Item, string Key)? Separators(object? v) =>

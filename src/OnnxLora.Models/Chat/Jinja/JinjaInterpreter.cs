@@ -332,7 +332,7 @@ internal sealed class JinjaInterpreter
                         bool b => b ? -1L : 0L,
                         _ => throw new JinjaException(u.Line, $"bad operand for unary -: {JinjaValues.TypeName(operand)}"),
                     },
-                    _ => operand,
+                    _ => operand is bool pb ? (pb ? 1L : 0L) : operand, // unary + of a bool is an int, as in Python
                 };
             }
             case BinaryExpr b:

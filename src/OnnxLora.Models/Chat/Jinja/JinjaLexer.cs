@@ -232,7 +232,9 @@ internal static class JinjaLexer
             }
             else if (char.IsDigit(c))
             {
-                pos = ReadNumber(s, pos, line, tokens);
+                // After "." (matrix.0.1) digits are an index, never the start of a float.
+                bool afterDot = tokens.Count > 0 && tokens[^1] is { Kind: TokenKind.Operator, Value: "." };
+                pos = afterDot ? ReadIndex(s, pos, line, tokens) : ReadNumber(s, pos, line, tokens);
             }
             else if (char.IsLetter(c) || c == '_')
             {
@@ -299,6 +301,17 @@ internal static class JinjaLexer
         }
         tokens.Add(new Token(TokenKind.String, sb.ToString(), line));
         return pos + 1;
+    }
+
+    private static int ReadIndex(string s, int pos, int line, List<Token> tokens)
+    {
+        int start = pos;
+        while (pos < s.Length && char.IsDigit(s[pos]))
+        {
+            pos++;
+        }
+        tokens.Add(new Token(TokenKind.Integer, s[start..pos], line));
+        return pos;
     }
 
     private static int ReadNumber(string s, int pos, int line, List<Token> tokens)

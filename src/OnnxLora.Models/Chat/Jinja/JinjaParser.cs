@@ -152,10 +152,15 @@ internal sealed class JinjaParser
 
     private ForNode ParseFor(int line)
     {
+        bool paren = AcceptOp("(");
         var targets = new List<string> { Expect(TokenKind.Name, "a loop variable").Value };
         while (AcceptOp(","))
         {
             targets.Add(Expect(TokenKind.Name, "a loop variable").Value);
+        }
+        if (paren)
+        {
+            ExpectOp(")");
         }
         ExpectName("in");
         Expr iterable = ParseOr(); // "x in items if cond": the if is the loop filter, not a conditional expression
@@ -181,6 +186,20 @@ internal sealed class JinjaParser
 
     private Node ParseSet(int line)
     {
+        if (AcceptOp("("))
+        {
+            // {% set (a, b) = ... %}
+            var names = new List<string> { Expect(TokenKind.Name, "a variable name").Value };
+            while (AcceptOp(","))
+            {
+                names.Add(Expect(TokenKind.Name, "a variable name").Value);
+            }
+            ExpectOp(")");
+            ExpectOp("=");
+            Expr tuple = ParseTupleOrExpression();
+            EndTag();
+            return new SetNode(line, names, null, tuple);
+        }
         string first = Expect(TokenKind.Name, "a variable name").Value;
         if (AcceptOp("."))
         {
@@ -197,7 +216,7 @@ internal sealed class JinjaParser
         }
         if (AcceptOp("="))
         {
-            Expr v = ParseExpression();
+            Expr v = ParseTupleOrExpression();
             EndTag();
             return new SetNode(line, targets, null, v);
         }
@@ -244,6 +263,22 @@ internal sealed class JinjaParser
     private void EndTag() => Expect(TokenKind.BlockEnd, "%}");
 
     // ---- expressions ----
+
+    // "1, 2" without brackets is a tuple where Jinja allows one (set and for targets' values).
+    private Expr ParseTupleOrExpression()
+    {
+        Expr first = ParseExpression();
+        if (!IsOp(","))
+        {
+            return first;
+        }
+        var items = new List<Expr> { first };
+        while (AcceptOp(","))
+        {
+            items.Add(ParseExpression());
+        }
+        return new ListExpr(first.Line, items);
+    }
 
     public Expr ParseExpression()
     {

@@ -8,16 +8,17 @@ namespace OnnxLora.Models.Chat.Jinja;
 
 internal static class PyJson
 {
-    public static string Dumps(object? value, int? indent, int line, (string Item, string Key)? separators = null)
+    public static string Dumps(object? value, int? indent, int line, (string Item, string Key)? separators = null,
+        bool ensureAscii = false, bool sortKeys = false)
     {
         var sb = new StringBuilder();
         // json.dumps defaults: (", ", ": ") without indent, (",", ": ") with it.
         var (item, key) = separators ?? (indent is null ? (", ", ": ") : (",", ": "));
-        new Writer(sb, indent, item, key, line).Write(value, 0);
+        new Writer(sb, indent, item, key, line, ensureAscii, sortKeys).Write(value, 0);
         return sb.ToString();
     }
 
-    private sealed class Writer(StringBuilder sb, int? indent, string itemSep, string keySep, int line)
+    private sealed class Writer(StringBuilder sb, int? indent, string itemSep, string keySep, int line, bool ensureAscii, bool sortKeys)
     {
         public void Write(object? v, int depth)
         {
@@ -36,17 +37,17 @@ internal static class PyJson
                     sb.Append(double.IsNaN(d) ? "NaN" : double.IsInfinity(d) ? (d > 0 ? "Infinity" : "-Infinity") : JinjaValues.FormatFloat(d));
                     break;
                 case string s:
-                    WriteString(sb, s);
+                    WriteString(sb, s, ensureAscii);
                     break;
                 case List<object?> list:
                     WriteItems('[', ']', list.Count, depth, i => Write(list[i], depth + 1));
                     break;
                 case Dictionary<string, object?> dict:
                 {
-                    var entries = dict.ToList();
+                    var entries = sortKeys ? dict.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList() : dict.ToList();
                     WriteItems('{', '}', entries.Count, depth, i =>
                     {
-                        WriteString(sb, entries[i].Key);
+                        WriteString(sb, entries[i].Key, ensureAscii);
                         sb.Append(keySep);
                         Write(entries[i].Value, depth + 1);
                     });
@@ -85,7 +86,7 @@ internal static class PyJson
         }
     }
 
-    private static void WriteString(StringBuilder sb, string s)
+    private static void WriteString(StringBuilder sb, string s, bool ensureAscii)
     {
         sb.Append('"');
         foreach (char c in s)
@@ -100,7 +101,7 @@ internal static class PyJson
                 case '\b': sb.Append("\\b"); break;
                 case '\f': sb.Append("\\f"); break;
                 default:
-                    if (c < 0x20)
+                    if (c < 0x20 || (ensureAscii && c > 0x7F))
                     {
                         sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                     }
