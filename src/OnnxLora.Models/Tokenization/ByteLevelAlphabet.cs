@@ -1,6 +1,6 @@
 // GPT-2 byte-level alphabet: the fixed bijection between the 256 byte values and printable
 // unicode characters that byte-level BPE vocabularies (GPT-2, Llama 3, Qwen, SmolLM) are written in.
-// Used only to write vocabularies; encoding and decoding are done by Microsoft.ML.Tokenizers.
+// Used to write vocabularies (EmbeddedTokenizer) and by HfBpeTokenizer to encode and decode byte-level files.
 namespace OnnxLora.Models.Tokenization;
 
 internal static class ByteLevelAlphabet
@@ -10,9 +10,13 @@ internal static class ByteLevelAlphabet
         @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
     private static readonly char[] s_byteToChar = BuildByteToChar();
+    private static readonly Dictionary<char, byte> s_charToByte = Enumerable.Range(0, 256).ToDictionary(b => s_byteToChar[b], b => (byte)b);
 
     /// <summary>The vocabulary character that stands for byte <paramref name="b"/>.</summary>
     public static char CharFor(byte b) => s_byteToChar[b];
+
+    /// <summary>The byte a vocabulary character stands for; false for characters outside the alphabet.</summary>
+    public static bool TryByteFor(char c, out byte b) => s_charToByte.TryGetValue(c, out b);
 
     /// <summary>Maps UTF-8 bytes to the byte-level string form used in vocab and merges.</summary>
     public static string Encode(ReadOnlySpan<byte> bytes)

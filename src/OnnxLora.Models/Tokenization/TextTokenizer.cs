@@ -1,11 +1,10 @@
 // The project's tokenizer: loads a model folder's tokenizer files as transformers' fast tokenizer would and applies
-// BOS/EOS/PAD rules from the HF config files. tokenizer.json is preferred, as transformers prefers it:
-// SentencePiece-style BPE with byte fallback (Llama 2, Gemma) → ByteFallbackBpeTokenizer (exact HF merge order);
-// byte-level BPE (Llama 3, Qwen, GPT-2) → Microsoft.ML.Tokenizers' BpeTokenizer. A folder with only tokenizer.model
-// uses Microsoft.ML.Tokenizers' LlamaTokenizer, whose known deviation is that it breaks ties between equal-score
-// merges right-first, so a run of three identical symbols ("▁▁▁", "---") splits as [x, xx] where SentencePiece
-// gives [xx, x] (measured in docs/chat-data.md). Added/special tokens written in a text always become their ids.
-using System.Text;
+// BOS/EOS/PAD rules from the HF config files. tokenizer.json is preferred, as transformers prefers it, and run by
+// HfBpeTokenizer (SentencePiece-style and byte-level BPE, HF's exact merge order, byte fallback, ignore_merges).
+// A folder with only tokenizer.model uses Microsoft.ML.Tokenizers' LlamaTokenizer, whose known deviation is that it
+// breaks ties between equal-score merges right-first, so a run of three identical symbols ("▁▁▁", "---") splits as
+// [x, xx] where SentencePiece gives [xx, x] (measured in docs/chat-data.md). Added/special tokens written in a text
+// always become their ids.
 using Microsoft.ML.Tokenizers;
 
 namespace OnnxLora.Models.Tokenization;
@@ -13,8 +12,7 @@ namespace OnnxLora.Models.Tokenization;
 public sealed class TextTokenizer
 {
     private readonly Tokenizer? _tokenizer;
-    private readonly ByteFallbackBpeTokenizer? _byteFallback;
-    private readonly bool _nfc;
+    private readonly HfBpeTokenizer? _hfBpe;
     private readonly bool _addBos;
     private readonly bool _addEos;
     private readonly bool _addPrefixSpace;
@@ -22,11 +20,10 @@ public sealed class TextTokenizer
 
     private TextTokenizer(
         object tokenizer, string kind, int vocabSize, int? bosId, int? eosId, int? padId,
-        bool addBos, bool addEos, bool addPrefixSpace, HashSet<int> specialIds, string? chatTemplate, bool nfc = false)
+        bool addBos, bool addEos, bool addPrefixSpace, HashSet<int> specialIds, string? chatTemplate)
     {
         _tokenizer = tokenizer as Tokenizer;
-        _byteFallback = tokenizer as ByteFallbackBpeTokenizer;
-        _nfc = nfc;
+        _hfBpe = tokenizer as HfBpeTokenizer;
         Kind = kind;
         VocabSize = vocabSize;
         BosId = bosId;
@@ -60,9 +57,10 @@ public sealed class TextTokenizer
         string spModel = Path.Combine(modelDir, "tokenizer.model");
         string hfJson = Path.Combine(modelDir, "tokenizer.json");
 
-        if (File.Exists(hfJson) && IsByteFallbackJson(hfJson))
+        string modelType = "";
+        if (File.Exists(hfJson) && IsBpeJson(hfJson, out modelType))
         {
-            return LoadByteFallbackBpe(hfJson, settings);
+            return LoadHfBpe(hfJson, settings);
         }
         if (File.Exists(spModel))
         {
@@ -70,7 +68,7 @@ public sealed class TextTokenizer
         }
         if (File.Exists(hfJson))
         {
-            return LoadByteLevelBpe(hfJson, settings);
+            throw new NotSupportedException($"{hfJson}: only BPE tokenizer.json is supported (model.type={modelType})");
         }
         throw new FileNotFoundException($"{modelDir}: no tokenizer.model or tokenizer.json");
     }
@@ -83,11 +81,7 @@ public sealed class TextTokenizer
         {
             text = " " + text;
         }
-        if (_nfc)
-        {
-            text = text.Normalize(NormalizationForm.FormC);
-        }
-        IReadOnlyList<int> body = _byteFallback is not null ? _byteFallback.Encode(text)
+        IReadOnlyList<int> body = _hfBpe is not null ? _hfBpe.Encode(text)
             : _tokenizer is SentencePieceTokenizer sp ? sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)
             : _tokenizer!.EncodeToIds(text);
 
@@ -115,39 +109,34 @@ public sealed class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(ids);
         var kept = skipSpecialTokens ? ids.Where(id => !_specialIds.Contains(id)).ToList() : ids.ToList();
-        if (_byteFallback is not null)
-        {
-            return _byteFallback.Decode(kept, null);
-        }
-        string text = _tokenizer switch
-        {
-            SentencePieceTokenizer sp => sp.Decode(kept, considerSpecialTokens: !skipSpecialTokens),
-            BpeTokenizer bpe => bpe.Decode(kept, considerSpecialTokens: !skipSpecialTokens),
-            _ => _tokenizer!.Decode(kept),
-        };
+        string text = _hfBpe is not null ? _hfBpe.Decode(kept, null)
+            : _tokenizer is SentencePieceTokenizer sp ? sp.Decode(kept, considerSpecialTokens: !skipSpecialTokens)
+            : _tokenizer!.Decode(kept);
         return _addPrefixSpace && text.StartsWith(' ') ? text[1..] : text;
     }
 
-    private static bool IsByteFallbackJson(string path)
+    private static bool IsBpeJson(string path, out string modelType)
     {
         using var stream = File.OpenRead(path);
         using var doc = System.Text.Json.JsonDocument.Parse(stream);
-        return ByteFallbackBpeTokenizer.Handles(doc.RootElement);
+        modelType = doc.RootElement.TryGetProperty("model", out var m) && m.TryGetProperty("type", out var t) ? t.GetString() ?? "?" : "?";
+        return HfBpeTokenizer.Handles(doc.RootElement);
     }
 
-    private static TextTokenizer LoadByteFallbackBpe(string path, TokenizerSettings settings)
+    private static TextTokenizer LoadHfBpe(string path, TokenizerSettings settings)
     {
-        var bpe = ByteFallbackBpeTokenizer.Load(path);
+        var bpe = HfBpeTokenizer.Load(path);
         var vocab = bpe.Vocabulary;
         int? bos = Resolve(settings.BosToken, vocab) ?? settings.BosIdFallback;
         int? eos = Resolve(settings.EosToken, vocab) ?? settings.EosIdFallback;
         int? pad = Resolve(settings.PadToken, vocab) ?? settings.PadIdFallback;
-        bool addBos = settings.AddBos ?? true; // LlamaTokenizer(Fast)/GemmaTokenizer default to add_bos_token=true.
+        // LlamaTokenizer(Fast)/GemmaTokenizer default to add_bos_token=true; byte-level (GPT-2 family) ones to false.
+        bool addBos = settings.AddBos ?? bpe.Kind == "sentencepiece-bpe";
         bool addEos = settings.AddEos ?? false;
         var special = new HashSet<int>(bpe.SpecialIds);
         AddIfPresent(special, bos, eos, pad);
-        return new TextTokenizer(bpe, "sentencepiece-bpe", vocab.Values.Max() + 1, bos, eos, pad, addBos, addEos,
-            addPrefixSpace: false, special, settings.ChatTemplate);
+        return new TextTokenizer(bpe, bpe.Kind, vocab.Values.Max() + 1, bos, eos, pad, addBos, addEos,
+            bpe.AddPrefixSpace, special, settings.ChatTemplate);
     }
 
     private static TextTokenizer LoadSentencePiece(string path, string hfJson, TokenizerSettings settings)
@@ -184,23 +173,6 @@ public sealed class TextTokenizer
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(hfJson));
         var tokens = AddedTokenMatcher.Read(doc.RootElement).Tokens;
         return tokens.Count == 0 ? null : tokens.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
-    }
-
-    private static TextTokenizer LoadByteLevelBpe(string path, TokenizerSettings settings)
-    {
-        var loaded = ByteLevelBpeLoader.Load(path);
-        var vocab = loaded.Vocabulary;
-        int? bos = Resolve(settings.BosToken, vocab) ?? settings.BosIdFallback;
-        int? eos = Resolve(settings.EosToken, vocab) ?? settings.EosIdFallback;
-        int? pad = Resolve(settings.PadToken, vocab) ?? settings.PadIdFallback;
-        // Byte-level BPE tokenizers (GPT-2 family) do not add BOS unless the config says so.
-        bool addBos = settings.AddBos ?? false;
-        bool addEos = settings.AddEos ?? false;
-        var special = new HashSet<int>(loaded.SpecialIds);
-        AddIfPresent(special, bos, eos, pad);
-        int size = vocab.Values.Max() + 1;
-        return new TextTokenizer(loaded.Tokenizer, "bytelevel-bpe", size, bos, eos, pad, addBos, addEos,
-            loaded.AddPrefixSpace, special, settings.ChatTemplate, loaded.Nfc);
     }
 
     private static int? Resolve(string? token, IReadOnlyDictionary<string, int> vocab) =>

@@ -1,12 +1,13 @@
-// The tokenizer.json path for SentencePiece-style BPE (ByteFallbackBpeTokenizer): on the fixture it must give what
-// HF tokenizers gave (tokenizer_reference.json "tokenizers_ids", including its handling of leading spaces), merge
-// equal-rank pairs leftmost first (SentencePiece's order), fall back to bytes, and turn written specials into ids.
+// The tokenizer.json path (HfBpeTokenizer): on the fixture's SentencePiece-style file it must give what HF tokenizers
+// gave (tokenizer_reference.json "tokenizers_ids", including its handling of leading spaces), merge equal-rank pairs
+// leftmost first (SentencePiece's order), fall back to bytes and turn written specials into ids; on Llama 3.1's
+// byte-level file it must honour ignore_merges (a whole word in the vocabulary is one token, as transformers.js gives).
 using System.Text.Json;
 using OnnxLora.Models.Tokenization;
 
 namespace OnnxLora.Models.Tests.Tokenization;
 
-public sealed class ByteFallbackBpeTests
+public sealed class HfBpeTokenizerTests
 {
     private static string BaseDir => Path.Combine(TestPaths.Fixtures, "tiny-llama", "base");
 
@@ -58,6 +59,16 @@ public sealed class ByteFallbackBpeTests
         Assert.Equal(2, ids[^1]);
         Assert.Equal("Hi", tok.Decode(ids.Skip(1).SkipLast(1)));
         Assert.DoesNotContain(1, ids.Skip(1));
+    }
+
+    [Fact]
+    public void IgnoreMergesTakesAWholeWordFromTheVocabulary()
+    {
+        var tok = TextTokenizer.Load(ChatReference.ModelDir("llama3_1"));
+        Assert.Equal("bytelevel-bpe", tok.Kind);
+        // " Václav" is one vocabulary entry that the merges alone would split into 650, 1995, 566, 402.
+        Assert.Equal(new[] { 123677 }, tok.Encode(" Václav", addSpecialTokens: false));
+        Assert.Equal(" Václav", tok.Decode([123677]));
     }
 
     private static List<(string Text, int[] Ids, string Decoded)> Samples()

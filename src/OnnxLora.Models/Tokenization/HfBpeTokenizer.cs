@@ -1,16 +1,18 @@
-// The BPE of a SentencePiece-style Hugging Face tokenizer.json (Llama 2, Mistral, Gemma): "▁" for spaces, byte
-// fallback (<0xNN>) for characters outside the vocabulary, merges applied lowest rank first and, among equal
-// ranks, leftmost first, exactly as HF tokenizers' BPE model does. Written here because Microsoft.ML.Tokenizers
-// 2.0.1's BpeTokenizer has no byte fallback. Byte-level BPE (GPT-2 style) files are not handled here.
-// Pipeline: split off added tokens → normalizer (Prepend, Replace, NFC/NFKC) → pre-tokenizer (Metaspace, Split)
-// → BPE per word. Anything else in the file is rejected by name rather than approximated.
+// The BPE model of a Hugging Face tokenizer.json, as HF tokenizers runs it: SentencePiece-style files (Llama 2,
+// Mistral, Gemma: "▁" for spaces, <0xNN> byte fallback) and byte-level files (Llama 3, Qwen, GPT-2: bytes mapped
+// to the GPT-2 alphabet). Merges apply lowest rank first and, among equal ranks, leftmost first; ignore_merges
+// takes a whole pre-token that is in the vocabulary as one token. Written here because Microsoft.ML.Tokenizers
+// 2.0.1's BpeTokenizer has neither byte fallback nor ignore_merges (measured: tools/tokenizer-agreement).
+// Pipeline: split off added tokens → normalizer (Prepend, Replace, NFC/NFKC) → pre-tokenizer (Metaspace, Split,
+// ByteLevel) → BPE per word. Anything else in the file is rejected by name rather than approximated.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace OnnxLora.Models.Tokenization;
 
-internal sealed class ByteFallbackBpeTokenizer
+internal sealed class HfBpeTokenizer
 {
     private readonly Dictionary<string, int> _vocab;
     private readonly string[] _idToToken;
@@ -23,8 +25,10 @@ internal sealed class ByteFallbackBpeTokenizer
     private readonly List<Func<string, string>> _normalizers = [];
     private readonly Func<string, bool, List<string>> _preTokenize; // (piece, piece starts the text)
     private readonly bool _decodeStripsLeadingSpace;
+    private readonly bool _byteLevel;
+    private readonly HashSet<int> _addedIds;
 
-    private ByteFallbackBpeTokenizer(string path, JsonElement root)
+    private HfBpeTokenizer(string path, JsonElement root)
     {
         var model = root.GetProperty("model");
         _vocab = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -33,6 +37,9 @@ internal sealed class ByteFallbackBpeTokenizer
             _vocab[e.Name] = e.Value.GetInt32();
         }
         _added = AddedTokenMatcher.Read(root);
+        _addedIds = _added.Tokens.Select(t => t.Id).ToHashSet();
+        _byteLevel = HasType(root, "pre_tokenizer", "ByteLevel") || HasType(root, "decoder", "ByteLevel");
+        AddPrefixSpace = _byteLevel && FindFlag(root.TryGetProperty("pre_tokenizer", out var pt) ? pt : default, "ByteLevel", "add_prefix_space");
         foreach (var (content, id) in _added.Tokens)
         {
             _vocab.TryAdd(content, id);
@@ -95,15 +102,44 @@ internal sealed class ByteFallbackBpeTokenizer
 
     public IReadOnlySet<int> SpecialIds => _added.SpecialIds;
 
-    /// <summary>Whether <paramref name="root"/> (a tokenizer.json) is a byte-fallback, SentencePiece-style BPE.</summary>
-    public static bool Handles(JsonElement root) =>
-        root.TryGetProperty("model", out var m) && m.TryGetProperty("type", out var t) && t.GetString() == "BPE"
-        && m.TryGetProperty("byte_fallback", out var bf) && bf.ValueKind == JsonValueKind.True;
+    /// <summary>Whether a byte-level pre-tokenizer asks for a space before the text (add_prefix_space).</summary>
+    public bool AddPrefixSpace { get; }
 
-    public static ByteFallbackBpeTokenizer Load(string path)
+    /// <summary>"bytelevel-bpe" or "sentencepiece-bpe".</summary>
+    public string Kind => _byteLevel ? "bytelevel-bpe" : "sentencepiece-bpe";
+
+    /// <summary>Whether <paramref name="root"/> (a tokenizer.json) has a BPE model.</summary>
+    public static bool Handles(JsonElement root) =>
+        root.TryGetProperty("model", out var m) && m.TryGetProperty("type", out var t) && t.GetString() == "BPE";
+
+    private static bool FindFlag(JsonElement e, string type, string flag)
+    {
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+        if (e.TryGetProperty("type", out var t) && t.GetString() == type)
+        {
+            return e.TryGetProperty(flag, out var f) && f.ValueKind == JsonValueKind.True;
+        }
+        return e.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array
+            && list.EnumerateArray().Any(x => FindFlag(x, type, flag));
+    }
+
+    // True when root[section] is of the given type, or a Sequence containing one.
+    private static bool HasType(JsonElement root, string section, string type)
+    {
+        static bool Has(JsonElement e, string type) => e.ValueKind == JsonValueKind.Object
+            && ((e.TryGetProperty("type", out var t) && t.GetString() == type)
+                || new[] { "pretokenizers", "decoders" }.Any(list => e.TryGetProperty(list, out var l)
+                    && l.ValueKind == JsonValueKind.Array && l.EnumerateArray().Any(x => Has(x, type))));
+        return root.TryGetProperty(section, out var s) && Has(s, type);
+    }
+
+    public static HfBpeTokenizer Load(string path)
     {
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        return new ByteFallbackBpeTokenizer(path, doc.RootElement);
+        return new HfBpeTokenizer(path, doc.RootElement);
     }
 
     /// <summary>Ids for <paramref name="text"/>; added tokens written in the text become their ids. Adds nothing else.</summary>
@@ -143,6 +179,26 @@ internal sealed class ByteFallbackBpeTokenizer
                 continue;
             }
             string token = id >= 0 && id < _idToToken.Length ? _idToToken[id] ?? "" : "";
+            if (_byteLevel)
+            {
+                if (_addedIds.Contains(id))
+                {
+                    bytes.AddRange(Encoding.UTF8.GetBytes(token));
+                    continue;
+                }
+                foreach (char ch in token)
+                {
+                    if (ByteLevelAlphabet.TryByteFor(ch, out byte raw))
+                    {
+                        bytes.Add(raw);
+                    }
+                    else
+                    {
+                        bytes.AddRange(Encoding.UTF8.GetBytes(ch.ToString()));
+                    }
+                }
+                continue;
+            }
             if (token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
                 && byte.TryParse(token.AsSpan(3, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out byte b))
             {
@@ -152,7 +208,7 @@ internal sealed class ByteFallbackBpeTokenizer
             bytes.AddRange(Encoding.UTF8.GetBytes(token.Replace('▁', ' ')));
         }
         string text = Encoding.UTF8.GetString(bytes.ToArray());
-        return _decodeStripsLeadingSpace && text.StartsWith(' ') ? text[1..] : text;
+        return !_byteLevel && _decodeStripsLeadingSpace && text.StartsWith(' ') ? text[1..] : text;
     }
 
     private void EncodeWord(string word, List<int> ids)
@@ -160,6 +216,10 @@ internal sealed class ByteFallbackBpeTokenizer
         if (word.Length == 0)
         {
             return;
+        }
+        if (_byteLevel)
+        {
+            word = ByteLevelAlphabet.Encode(Encoding.UTF8.GetBytes(word));
         }
         if (_ignoreMerges && _vocab.TryGetValue(word, out int whole))
         {
@@ -333,17 +393,62 @@ internal sealed class ByteFallbackBpeTokenizer
             }
             case "Split":
             {
-                if (!p.GetProperty("pattern").TryGetProperty("String", out var pat))
-                {
-                    throw new NotSupportedException($"{path}: Split pre-tokenizer with a regex pattern is not supported for byte-fallback BPE");
-                }
-                string sep = pat.GetString()!;
                 string behavior = p.GetProperty("behavior").GetString() ?? "";
+                if (p.TryGetProperty("invert", out var inv) && inv.ValueKind == JsonValueKind.True)
+                {
+                    throw new NotSupportedException($"{path}: Split pre-tokenizer with invert=true is not supported");
+                }
+                var pattern = p.GetProperty("pattern");
+                if (pattern.TryGetProperty("Regex", out var rx))
+                {
+                    var regex = new Regex(rx.GetString()!, RegexOptions.Compiled);
+                    return (s, _) => SplitOnRegex(s, regex, behavior, path);
+                }
+                string sep = pattern.GetProperty("String").GetString()!;
                 return (s, _) => SplitOn(s, sep, behavior, path);
+            }
+            case "ByteLevel":
+            {
+                // Bytes are mapped to the GPT-2 alphabet per word in EncodeWord; here only the optional GPT-2 split.
+                bool useRegex = !p.TryGetProperty("use_regex", out var ur) || ur.ValueKind != JsonValueKind.False;
+                var gpt2 = new Regex(ByteLevelAlphabet.Gpt2Pattern, RegexOptions.Compiled);
+                return (s, _) => useRegex ? SplitOnRegex(s, gpt2, "Isolated", path) : [s];
             }
             default:
                 throw new NotSupportedException($"{path}: pre-tokenizer '{type}' is not supported for byte-fallback BPE");
         }
+    }
+
+    private static List<string> SplitOnRegex(string s, Regex regex, string behavior, string path)
+    {
+        var words = new List<string>();
+        int last = 0;
+        foreach (Match m in regex.Matches(s))
+        {
+            if (m.Length == 0)
+            {
+                continue;
+            }
+            string gap = s[last..m.Index];
+            switch (behavior)
+            {
+                case "Isolated":
+                    words.Add(gap);
+                    words.Add(m.Value);
+                    break;
+                case "Removed":
+                    words.Add(gap);
+                    break;
+                case "MergedWithPrevious":
+                    words.Add(gap + m.Value);
+                    break;
+                default:
+                    throw new NotSupportedException($"{path}: Split behavior '{behavior}' is not supported with a regex");
+            }
+            last = m.Index + m.Length;
+        }
+        words.Add(s[last..]);
+        return words.Where(w => w.Length > 0).ToList();
     }
 
     // Metaspace split: each word starts at a replacement character.
