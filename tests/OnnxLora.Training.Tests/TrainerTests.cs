@@ -1,6 +1,7 @@
 // The training run end to end on the fixture base: exact resume (N steps in one go equals k steps,
-// interrupt, resume, N−k steps, bit for bit on CPU), all three data layouts, a NaN stop that
-// keeps the last good checkpoint, and runtime options that reach the sessions and the run folder.
+// interrupt, resume, N−k steps, bit for bit on CPU), one metrics row per step after a crash (before the
+// first checkpoint, or after the last), all three data layouts, a NaN stop that keeps the last good checkpoint,
+// and runtime options that reach the sessions and the run folder.
 using System.Text.Json;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Config;
@@ -67,6 +68,37 @@ public sealed class TrainerTests
         Assert.Equal(a, b); // exact float equality, step by step
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir["a"], "adapter", "adapter_model.safetensors")),
             File.ReadAllBytes(Path.Combine(dir["b"], "adapter", "adapter_model.safetensors")));
+    }
+
+    [Fact]
+    public void RunRestartedAfterACrashBeforeItsFirstCheckpointHasOneMetricsRowPerStep()
+    {
+        using var dir = new TempDir();
+        var c = Config(PirateSubset(dir), dir["run"], saveEvery: 0) with { ValSplit = 0.25 };
+        Assert.True(new Trainer(c, dir["run"]).Run().Completed);
+        var first = Losses(dir["run"]);
+        // What a SIGKILL before the first checkpoint leaves: config, artifacts and metrics rows, no checkpoint.
+        Directory.Delete(Path.Combine(dir["run"], Checkpoint.Folder), recursive: true);
+        Directory.Delete(Path.Combine(dir["run"], Trainer.AdapterFolder), recursive: true);
+
+        Assert.True(new Trainer(c, dir["run"]).Run().Completed);
+        Assert.Equal(Enumerable.Range(1, Steps), Rows(dir["run"], "loss"));
+        Assert.Equal([0, Steps], Rows(dir["run"], "eval_loss"));
+        Assert.Equal(first, Losses(dir["run"]));
+    }
+
+    [Fact]
+    public void RunResumedFromItsFinalCheckpointWritesTheFinalEvalOnce()
+    {
+        using var dir = new TempDir();
+        var c = Config(PirateSubset(dir), dir["run"]) with { ValSplit = 0.25 };
+        Assert.True(new Trainer(c, dir["run"]).Run().Completed);
+        // Killed after the final checkpoint and eval, before the adapter was written.
+        Directory.Delete(Path.Combine(dir["run"], Trainer.AdapterFolder), recursive: true);
+
+        Assert.True(Trainer.Resume(dir["run"]).Run().Completed);
+        Assert.Equal(Enumerable.Range(1, Steps), Rows(dir["run"], "loss"));
+        Assert.Equal([0, Steps], Rows(dir["run"], "eval_loss"));
     }
 
     [Theory]
@@ -150,6 +182,12 @@ public sealed class TrainerTests
         .Select(l => JsonDocument.Parse(l).RootElement)
         .Where(r => r.TryGetProperty("loss", out _))
         .Select(r => r.GetProperty("loss").GetDouble()).ToList();
+
+    /// <summary>The step of every metrics row that has <paramref name="key"/>, in file order.</summary>
+    private static List<int> Rows(string runDir, string key) => File.ReadLines(Path.Combine(runDir, "metrics.jsonl"))
+        .Select(l => JsonDocument.Parse(l).RootElement)
+        .Where(r => r.TryGetProperty(key, out _))
+        .Select(r => r.GetProperty("step").GetInt32()).ToList();
 
     private sealed class SyncProgress(Action<TrainEvent> a) : IProgress<TrainEvent>
     {

@@ -89,9 +89,11 @@ public sealed class Trainer
             engine.Restore(ck.Parameters, ck.ExpAvg, ck.ExpAvgSq, ck.OptimizerStep);
             loader.Restore(ck.Loader);
             step = ck.Step;
-            TruncateMetrics(step);
             Report(new TrainEvent("resume", step, total, Message: $"resumed from {Path.GetFileName(resumeFrom)}"));
         }
+        // Lines a crashed run wrote past the point this run continues from (its checkpoint, or the start when
+        // it died before the first one) are written again below, identically; drop them so each step has one row.
+        TruncateMetrics(resumeFrom is null ? -1 : step, total);
         using var evaluator = val.Count > 0 ? new Evaluator(artifacts, val, padId, c.BatchSize, c.Runtime) : null;
         double? evalBefore = step == 0 ? evaluator?.Loss(initial) : null;
         if (evalBefore is { } eb)
@@ -268,8 +270,11 @@ public sealed class Trainer
     private void AppendMetrics(object line) =>
         File.AppendAllText(Path.Combine(_runDir, MetricsFile), JsonSerializer.Serialize(line) + "\n");
 
-    /// <summary>After a resume, drop metric lines written past the checkpoint (they are recomputed identically).</summary>
-    private void TruncateMetrics(int step)
+    /// <summary>
+    /// Keeps the metric lines up to <paramref name="step"/> (-1: none). The final eval at <paramref name="total"/> comes
+    /// after the last checkpoint is written, so a run resumed from there computes it again: it is dropped too.
+    /// </summary>
+    private void TruncateMetrics(int step, int total)
     {
         var path = Path.Combine(_runDir, MetricsFile);
         if (!File.Exists(path))
@@ -281,9 +286,11 @@ public sealed class Trainer
             try
             {
                 using var d = JsonDocument.Parse(l);
-                return d.RootElement.GetProperty("step").GetInt32() <= step;
+                int s = d.RootElement.GetProperty("step").GetInt32();
+                bool finalEval = s == total && !d.RootElement.TryGetProperty("loss", out _);
+                return s < step || (s == step && !finalEval);
             }
-            catch (JsonException)
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
                 return false; // a line torn by a crash mid-append; the resumed run rewrites it
             }
