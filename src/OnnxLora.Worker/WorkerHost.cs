@@ -1,8 +1,12 @@
 // Builds the worker service: configuration (Worker section), the job store, the background worker,
 // Kestrel on loopback by default with a body-size limit, bearer-key middleware, the API and OpenAPI.
-// `onnxlora serve` and the tests both start it through here.
+// Every error answer is JSON: unhandled exceptions become a 500 without a stack trace, and bodiless error
+// statuses (a bad query value, an unknown route) get an ApiError. `onnxlora serve` and the tests start it here.
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -22,6 +26,7 @@ public static class WorkerHost
     public static async Task<WebApplication> CreateAsync(string[] args, IReadOnlyDictionary<string, string?>? settings = null,
         CancellationToken ct = default)
     {
+        OnnxLora.Training.Runtime.OrtTelemetry.DisableForProcess();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         if (settings is not null)
         {
@@ -42,9 +47,23 @@ public static class WorkerHost
         builder.Services.AddHostedService<TrainingJobWorker>();
         builder.Services.AddOpenApi();
         var app = builder.Build();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = ctx => WriteErrorAsync(ctx.Response, StatusCodes.Status500InternalServerError, "internal error; the worker's log has the details"),
+        });
+        app.UseStatusCodePages(ctx => ctx.HttpContext.Response.StatusCode >= 400
+            ? WriteErrorAsync(ctx.HttpContext.Response, ctx.HttpContext.Response.StatusCode,
+                ReasonPhrases.GetReasonPhrase(ctx.HttpContext.Response.StatusCode).ToLowerInvariant())
+            : Task.CompletedTask);
         app.UseMiddleware<ApiKeyMiddleware>();
         JobEndpoints.Map(app);
         app.MapOpenApi(OpenApiPath);
         return app;
+    }
+
+    private static Task WriteErrorAsync(HttpResponse response, int status, string message)
+    {
+        response.StatusCode = status;
+        return response.WriteAsJsonAsync(ApiError.Of(message));
     }
 }

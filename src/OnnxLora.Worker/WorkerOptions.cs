@@ -35,8 +35,14 @@ public sealed class WorkerOptions
     /// <summary>How often an idle worker looks for a job.</summary>
     public double PollSeconds { get; set; } = 0.5;
 
-    /// <summary>Claims of one job (crashes, lost leases, transient errors) before it is failed.</summary>
+    /// <summary>Runs of one job that may end without progress (lost leases, transient errors) before it is failed.</summary>
     public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Leases of one job that may expire after it advanced (its worker was killed mid-run) before it is failed.</summary>
+    public int MaxCrashResumes { get; set; } = 100;
+
+    /// <summary>Server-wide caps on a job's size and each tenant's active jobs.</summary>
+    public WorkerLimits Limits { get; set; } = new();
 
     /// <summary>Checkpoint period in optimizer steps when a job's config does not set save_every.</summary>
     public int CheckpointEvery { get; set; } = 10;

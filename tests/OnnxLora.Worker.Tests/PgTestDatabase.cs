@@ -1,5 +1,6 @@
 // A private schema in the PostgreSQL test database (ONNXLORA_TEST_PG, as .ci/run exports it) for one test
-// class. Unreachable server: under CI=true the tests fail; elsewhere they are reported and return early.
+// class. Unreachable server: under CI=true the tests fail; elsewhere they are reported as skipped, with the reason
+// (README "Worker service" says how to start a local server).
 using Npgsql;
 
 namespace OnnxLora.Worker.Tests;
@@ -29,9 +30,12 @@ public sealed class PgTestDatabase : IDisposable
             {
                 throw new InvalidOperationException($"PostgreSQL is required under CI ({EnvVar}): {e.Message}", e);
             }
-            Console.Error.WriteLine($"PostgreSQL not reachable ({e.Message}); PostgreSQL worker tests do nothing outside CI");
+            SkipReason = $"PostgreSQL not reachable at {EnvVar} ({e.Message}); see README, Worker service, to run these tests";
         }
     }
+
+    /// <summary>Why the tests skip when <see cref="ConnectionString"/> is null.</summary>
+    public string SkipReason { get; } = "";
 
     /// <summary>Connection string into the private schema; null when no server is reachable (outside CI only).</summary>
     public string? ConnectionString { get; }

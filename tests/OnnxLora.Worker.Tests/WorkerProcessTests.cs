@@ -40,11 +40,12 @@ public sealed class WorkerProcessTests
         return JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task KilledWorkersResumeJobsToBitIdenticalAdaptersWithoutOverlap()
     {
         using var db = new PgTestDatabase();
-        if (db.ConnectionString is not { } cs) return;
+        Skip.If(db.ConnectionString is null, db.SkipReason);
+        string cs = db.ConnectionString!;
         _ = TinyWorld.Root;
         using var data = new TempDir();
         var workers = Enumerable.Range(0, 2).Select(_ => new WorkerProcess(Args(data.Path, "--postgres", cs))).ToArray();

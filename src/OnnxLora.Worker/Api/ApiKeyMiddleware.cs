@@ -1,5 +1,5 @@
-// Bearer-key authentication: every path but /health needs "Authorization: Bearer <key>" whose SHA-256
-// matches a configured key; the key's tenant is then the only owner whose jobs the request can see.
+// Bearer-key authentication: every path but the probes (/health, /ready) needs "Authorization: Bearer <key>"
+// whose SHA-256 matches a configured key; the key's tenant is then the only owner whose jobs the request can see.
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -16,7 +16,7 @@ public sealed class ApiKeyMiddleware(RequestDelegate next, IOptions<WorkerOption
 
     public async Task InvokeAsync(HttpContext ctx)
     {
-        if (ctx.Request.Path.Equals("/health", StringComparison.OrdinalIgnoreCase))
+        if (ctx.Request.Path.Equals("/health", StringComparison.OrdinalIgnoreCase) || ctx.Request.Path.Equals("/ready", StringComparison.OrdinalIgnoreCase))
         {
             await next(ctx);
             return;
@@ -27,7 +27,7 @@ public sealed class ApiKeyMiddleware(RequestDelegate next, IOptions<WorkerOption
         {
             ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
             ctx.Response.Headers.WWWAuthenticate = "Bearer";
-            await ctx.Response.WriteAsJsonAsync(new ApiError("a valid bearer API key is required", null), ctx.RequestAborted);
+            await ctx.Response.WriteAsJsonAsync(ApiError.Of("a valid bearer API key is required"), ctx.RequestAborted);
             return;
         }
         ctx.Items[TenantItem] = tenant;

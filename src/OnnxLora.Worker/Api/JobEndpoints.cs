@@ -1,9 +1,12 @@
 // The HTTP API over the job store: submit, get, list (paged), cancel, server-sent events and artifacts,
-// plus /health (no key) and /ready. Handlers validate and translate; the store and the worker do the work.
+// plus the probes /health (liveness) and /ready (readiness: store reachable, not stopping), both without a key.
+// Handlers validate and translate; the store and the worker do the work. Every error answer is an ApiError.
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OnnxLora.Worker.Execution;
 using OnnxLora.Worker.Jobs;
@@ -27,16 +30,22 @@ public static class JobEndpoints
         var jobs = app.MapGroup("/v1/jobs");
         jobs.MapPost("/", SubmitAsync).WithName("SubmitJob")
             .Produces<SubmitResponse>(StatusCodes.Status201Created).Produces<ApiError>(StatusCodes.Status400BadRequest)
-            .Produces(StatusCodes.Status413PayloadTooLarge);
+            .Produces(StatusCodes.Status413PayloadTooLarge).Produces<ApiError>(StatusCodes.Status429TooManyRequests);
         jobs.MapGet("/", ListAsync).WithName("ListJobs").Produces<JobList>();
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob").Produces<JobView>().Produces<ApiError>(StatusCodes.Status404NotFound);
-        jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").Produces<JobView>(StatusCodes.Status202Accepted);
+        jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").Produces<JobView>(StatusCodes.Status202Accepted)
+            .Produces<ApiError>(StatusCodes.Status409Conflict);
         jobs.MapGet("/{id}/events", EventsAsync).WithName("JobEvents").Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
         jobs.MapGet("/{id}/artifacts/{name}", ArtifactAsync).WithName("GetArtifact").Produces(StatusCodes.Status200OK, contentType: "application/octet-stream");
     }
 
-    private static async Task<IResult> ReadyAsync(IJobStore store, CancellationToken ct)
+    /// <summary>Readiness: 503 while the host is stopping or the job store does not answer (details go to the log only).</summary>
+    private static async Task<IResult> ReadyAsync(IJobStore store, IHostApplicationLifetime lifetime, ILoggerFactory logs, CancellationToken ct)
     {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return Results.Json(ApiError.Of("shutting down"), statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
         try
         {
             await store.PingAsync(ct);
@@ -44,7 +53,8 @@ public static class JobEndpoints
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Results.Json(new ApiError($"job store unreachable: {e.Message}", null), statusCode: StatusCodes.Status503ServiceUnavailable);
+            logs.CreateLogger(typeof(JobEndpoints).FullName!).LogWarning(e, "Readiness: job store unreachable");
+            return Results.Json(ApiError.Of("job store unreachable"), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 
@@ -68,7 +78,7 @@ public static class JobEndpoints
         string? key = ctx.Request.Headers["Idempotency-Key"].FirstOrDefault();
         if (key is { Length: 0 or > MaxIdempotencyKeyLength })
         {
-            return Results.BadRequest(new ApiError($"Idempotency-Key must be 1..{MaxIdempotencyKeyLength} characters", "Idempotency-Key"));
+            return Results.BadRequest(ApiError.Of($"Idempotency-Key must be 1..{MaxIdempotencyKeyLength} characters", "Idempotency-Key"));
         }
         JobSpec spec;
         try
@@ -77,25 +87,33 @@ public static class JobEndpoints
         }
         catch (JobSpecException e)
         {
-            return Results.BadRequest(new ApiError(e.Message, e.Field));
+            return Results.BadRequest(ApiError.Of(e.Message, e.Field));
         }
         string specJson = spec.ToJson();
-        var result = await store.SubmitAsync(new NewJob(ApiKeyMiddleware.TenantOf(ctx), spec.Kind, specJson, o.MaxAttempts, key), ct);
+        var result = await store.SubmitAsync(new NewJob(ApiKeyMiddleware.TenantOf(ctx), spec.Kind, specJson, o.MaxAttempts, key,
+            o.MaxCrashResumes, o.Limits.MaxActiveJobsPerTenant), ct);
+        if (result.Job is null)
+        {
+            // A quota frees as jobs finish, so 429 (retry later) rather than 400; the body names the limit.
+            return Results.Json(ApiError.Of($"the tenant has {result.ActiveJobs} queued or running jobs, the server limit " +
+                $"{WorkerLimits.Key(nameof(WorkerLimits.MaxActiveJobsPerTenant))} = {o.Limits.MaxActiveJobsPerTenant}"),
+                statusCode: StatusCodes.Status429TooManyRequests);
+        }
         if (!result.Created && result.Job.Spec != specJson)
         {
-            return Results.Json(new ApiError("Idempotency-Key was already used with a different job spec", "Idempotency-Key"),
+            return Results.Json(ApiError.Of("Idempotency-Key was already used with a different job spec", "Idempotency-Key"),
                 statusCode: StatusCodes.Status422UnprocessableEntity);
         }
         var response = new SubmitResponse(result.Job.Id, result.Job.State, result.Created);
         return result.Created ? Results.Created($"/v1/jobs/{result.Job.Id}", response) : Results.Ok(response);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext ctx, IJobStore store, string? after, int? limit, CancellationToken ct)
+    private static async Task<IResult> ListAsync(HttpContext ctx, IJobStore store, string? after, string? limit, CancellationToken ct)
     {
-        int n = limit ?? DefaultPageSize;
-        if (n is < 1 or > MaxPageSize)
+        int n = DefaultPageSize;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out n) || n is < 1 or > MaxPageSize))
         {
-            return Results.BadRequest(new ApiError($"limit must be in [1, {MaxPageSize}]", "limit"));
+            return Results.BadRequest(ApiError.Of($"limit must be an integer in [1, {MaxPageSize}]", "limit"));
         }
         var rows = await store.ListAsync(ApiKeyMiddleware.TenantOf(ctx), after, n, ct);
         return Results.Ok(new JobList(rows.Select(r => JobView.From(r)).ToList(), rows.Count == n ? rows[^1].Id : null));
@@ -116,8 +134,14 @@ public static class JobEndpoints
 
     private static async Task<IResult> CancelAsync(HttpContext ctx, IJobStore store, string id, CancellationToken ct)
     {
-        var job = await store.RequestCancelAsync(ApiKeyMiddleware.TenantOf(ctx), id, ct);
-        return job is null ? NotFound() : Results.Json(JobView.From(job), statusCode: StatusCodes.Status202Accepted);
+        var result = await store.RequestCancelAsync(ApiKeyMiddleware.TenantOf(ctx), id, ct);
+        return result switch
+        {
+            null => NotFound(),
+            { Accepted: false } => Results.Json(ApiError.Of($"job is {result.Job.State}; only queued or running jobs can be cancelled"),
+                statusCode: StatusCodes.Status409Conflict),
+            _ => Results.Json(JobView.From(result.Job), statusCode: StatusCodes.Status202Accepted),
+        };
     }
 
     private static async Task EventsAsync(HttpContext ctx, IJobStore store, string id, CancellationToken ct)
@@ -174,16 +198,16 @@ public static class JobEndpoints
         }
         if (job.State != JobStates.Succeeded)
         {
-            return Results.Json(new ApiError($"job is {job.State}; artifacts appear when it has succeeded", null), statusCode: StatusCodes.Status409Conflict);
+            return Results.Json(ApiError.Of($"job is {job.State}; artifacts appear when it has succeeded"), statusCode: StatusCodes.Status409Conflict);
         }
         var path = ArtifactCatalog.Resolve(JobFolders.For(options.Value, id).ArtifactsDir, name);
         return path is null || !File.Exists(path)
-            ? Results.NotFound(new ApiError($"no artifact '{name}'", "name"))
+            ? Results.NotFound(ApiError.Of($"no artifact '{ErrorText.Quote(name)}'", "name"))
             : Results.File(path, ArtifactCatalog.ContentType(path), Path.GetFileName(path));
     }
 
-    private static IResult NotFound() => Results.NotFound(new ApiError("job not found", null));
+    private static IResult NotFound() => Results.NotFound(ApiError.Of("job not found"));
 
     private static IResult TooLarge(WorkerOptions o) =>
-        Results.Json(new ApiError($"request body exceeds {o.MaxBodyBytes} bytes", null), statusCode: StatusCodes.Status413PayloadTooLarge);
+        Results.Json(ApiError.Of($"request body exceeds {o.MaxBodyBytes} bytes"), statusCode: StatusCodes.Status413PayloadTooLarge);
 }

@@ -1,8 +1,10 @@
 // Turns a finished run folder into the artifacts a job asked for: the adapter (tar.gz, plus its raw
 // safetensors), the merged model (library fold into a copy, archived as tar.gz or zip) and the metrics.
 // Every file is published atomically and durably; the manifest goes last, so its presence means all are there.
+// The adapter's config names the base model as the tenant named it, never by its path on this server.
 using System.Formats.Tar;
 using System.IO.Compression;
+using System.Text.Json.Nodes;
 using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training;
@@ -13,14 +15,15 @@ namespace OnnxLora.Worker.Execution;
 
 public static class ArtifactExporter
 {
-    public static IReadOnlyDictionary<string, string> Export(JobSpec spec, JobFolders folders)
+    public static IReadOnlyDictionary<string, string> Export(JobSpec spec, JobFolders folders, string modelName)
     {
         Directory.CreateDirectory(folders.ArtifactsDir);
         var files = new Dictionary<string, string>();
         var adapterDir = Path.Combine(folders.RunDir, Trainer.AdapterFolder);
         if (spec.Outputs.Contains("adapter"))
         {
-            Archive(adapterDir, Path.Combine(folders.ArtifactsDir, "adapter.tar.gz"), "tar.gz");
+            Archive(adapterDir, Path.Combine(folders.ArtifactsDir, "adapter.tar.gz"), "tar.gz",
+                new Dictionary<string, byte[]> { [PeftAdapter.ConfigFile] = NamedConfig(Path.Combine(adapterDir, PeftAdapter.ConfigFile), modelName) });
             files["adapter"] = "adapter.tar.gz";
             DurableFile.Copy(Path.Combine(adapterDir, PeftAdapter.WeightsFile), Path.Combine(folders.ArtifactsDir, "adapter.safetensors"));
             files["adapter.safetensors"] = "adapter.safetensors";
@@ -46,14 +49,41 @@ public static class ArtifactExporter
         return files;
     }
 
-    private static void Archive(string dir, string target, string format) => DurableFile.Write(target, s =>
+    /// <summary>adapter_config.json with base_model_name_or_path set to the model's name instead of its server path.</summary>
+    private static byte[] NamedConfig(string configPath, string modelName)
     {
-        if (format == "zip")
+        var cfg = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        cfg["base_model_name_or_path"] = modelName;
+        return System.Text.Encoding.UTF8.GetBytes(cfg.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Archives the files of <paramref name="dir"/> (one level), with <paramref name="replace"/>d contents where given.</summary>
+    private static void Archive(string dir, string target, string format, IReadOnlyDictionary<string, byte[]>? replace = null) =>
+        DurableFile.Write(target, s =>
         {
-            ZipFile.CreateFromDirectory(dir, s, CompressionLevel.Fastest, includeBaseDirectory: false);
-            return;
-        }
-        using var gz = new GZipStream(s, CompressionLevel.Fastest, leaveOpen: true);
-        TarFile.CreateFromDirectory(dir, gz, includeBaseDirectory: false);
-    });
+            if (format == "zip")
+            {
+                ZipFile.CreateFromDirectory(dir, s, CompressionLevel.Fastest, includeBaseDirectory: false);
+                return;
+            }
+            using var gz = new GZipStream(s, CompressionLevel.Fastest, leaveOpen: true);
+            if (replace is null)
+            {
+                TarFile.CreateFromDirectory(dir, gz, includeBaseDirectory: false);
+                return;
+            }
+            using var tar = new TarWriter(gz, TarEntryFormat.Pax, leaveOpen: true);
+            foreach (var file in Directory.GetFiles(dir).Order(StringComparer.Ordinal))
+            {
+                string name = Path.GetFileName(file);
+                if (replace.TryGetValue(name, out var bytes))
+                {
+                    tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(bytes) });
+                }
+                else
+                {
+                    tar.WriteEntry(file, name);
+                }
+            }
+        });
 }

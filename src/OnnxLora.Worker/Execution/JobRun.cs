@@ -1,12 +1,11 @@
 // One claimed job on this worker: runs it (the library's Trainer, then artifact export; or a noop) on its
-// own thread, heartbeats the lease with progress, forwards progress and log lines as job events, and stops
-// at the next step with a checkpoint when the host stops, the owner cancels or the lease is lost.
+// own thread, heartbeats the lease, keeps the row's progress (step, newest checkpoint) current, forwards
+// progress and log lines as job events (server paths cut out), and stops at the next step with a checkpoint
+// when the host stops, the owner cancels, or the lease is lost or about to lapse unrenewed.
 // It holds no training code: the trainer checkpoints and resumes by itself from the run folder.
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using OnnxLora.Models;
-using OnnxLora.Rewrite;
 using OnnxLora.Training.Config;
 using OnnxLora.Training.Run;
 using OnnxLora.Worker.Jobs;
@@ -19,9 +18,14 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
 {
     private static readonly TimeSpan s_eventFlush = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Without a renewed lease for this share of it, the run stops itself before another worker may claim the job.</summary>
+    private const double SelfFenceShare = 0.8;
+
     private readonly ConcurrentQueue<(string Kind, string Data)> _events = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly PathRedactor _redactor = new(options, JobFolders.For(options, job.Id));
     private volatile JobProgress? _progress;
+    private JobProgress? _progressWritten;
     private volatile string? _stopReason;
 
     public async Task<JobOutcome> RunAsync(CancellationToken stoppingToken)
@@ -41,8 +45,8 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         catch (Exception e)
         {
             outcome = JobOutcome.Failed;
-            retryable = !IsPermanent(e);
-            error = $"{e.GetType().Name}: {e.Message}";
+            retryable = JobErrors.IsRetryable(e);
+            error = _redactor.Redact($"{e.GetType().Name}: {e.Message}");
             logger.LogError(e, "Job {JobId} failed on attempt {Attempt} (retryable {Retryable})", job.Id, job.Attempts, retryable);
         }
         await done.CancelAsync();
@@ -50,10 +54,13 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         await FlushEventsAsync(CancellationToken.None);
         // The store transitions below must reach the database even while the host is stopping.
         var ct = CancellationToken.None;
+        if (_progress is { } last && outcome != JobOutcome.LeaseLost)
+        {
+            await store.UpdateProgressAsync(job.Id, workerId, last, ct); // final step, loss and checkpoint
+        }
         switch (outcome)
         {
             case JobOutcome.Succeeded:
-                await store.HeartbeatAsync(job.Id, workerId, options.Lease, _progress, ct); // final step and loss
                 if (!await store.CompleteAsync(job.Id, workerId, ct))
                 {
                     outcome = JobOutcome.LeaseLost;
@@ -78,6 +85,7 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         var spec = JobSpec.FromJson(job.Spec);
         var folders = JobFolders.For(options, job.Id);
         var config = TrainConfigLoader.ParseJson(spec.Config ?? "{}");
+        JobLimits.CheckDevice(config.Device); // a worker of another build may have taken the job
         config = config with
         {
             Model = spec.Model,
@@ -92,7 +100,7 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
             return StoppedOutcome();
         }
         Log($"training finished at step {summary.Steps}; exporting {string.Join(", ", spec.Outputs)}");
-        var files = ArtifactExporter.Export(spec, folders);
+        var files = ArtifactExporter.Export(spec, folders, PathRoots.NameUnder(spec.Model!, options.EffectiveModelRoots));
         Log($"artifacts ready: {string.Join(", ", files.Keys)}");
         return JobOutcome.Succeeded;
     }
@@ -130,6 +138,7 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
     private async Task HeartbeatLoopAsync(CancellationToken done)
     {
         var nextBeat = DateTime.UtcNow + options.Heartbeat;
+        var held = DateTime.UtcNow;
         while (!done.IsCancellationRequested)
         {
             try
@@ -140,15 +149,31 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
             {
                 return;
             }
+            if (DateTime.UtcNow - held > options.Lease * SelfFenceShare && _stopReason is null)
+            {
+                logger.LogWarning("Job {JobId} lease not renewed for {Seconds:F1}s; stopping before it lapses", job.Id, (DateTime.UtcNow - held).TotalSeconds);
+                Stop("lost");
+            }
             try
             {
                 await FlushEventsAsync(done);
                 if (DateTime.UtcNow < nextBeat)
                 {
+                    if (_progress is { } p && p != _progressWritten)
+                    {
+                        await store.UpdateProgressAsync(job.Id, workerId, p, done);
+                        _progressWritten = p;
+                    }
                     continue;
                 }
                 nextBeat = DateTime.UtcNow + options.Heartbeat;
-                var status = await store.HeartbeatAsync(job.Id, workerId, options.Lease, _progress, done);
+                var progress = _progress;
+                var status = await store.HeartbeatAsync(job.Id, workerId, options.Lease, progress, done);
+                if (status != LeaseStatus.Lost)
+                {
+                    held = DateTime.UtcNow;
+                    _progressWritten = progress;
+                }
                 if (status == LeaseStatus.CancelRequested)
                 {
                     Stop("cancel");
@@ -183,24 +208,26 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
     private void Log(string message)
     {
         logger.LogInformation("Job {JobId} {Message}", job.Id, message);
-        _events.Enqueue(("log", JsonSerializer.Serialize(new { message })));
+        _events.Enqueue(("log", JsonSerializer.Serialize(new { message = _redactor.Redact(message) })));
     }
 
     private void OnTrainEvent(TrainEvent e)
     {
+        if (e.Kind is "checkpoint" or "resume")
+        {
+            // What a crash-resume would continue from: its advance since the claim is the job's progress.
+            _progress = (_progress ?? new JobProgress(e.Step, e.TotalSteps, null, null)) with { CheckpointStep = e.Step };
+        }
         if (e.Kind == "step")
         {
             double? eta = e.Eta?.TotalSeconds;
-            _progress = new JobProgress(e.Step, e.TotalSteps, e.Loss, eta);
+            _progress = new JobProgress(e.Step, e.TotalSteps, e.Loss, eta, _progress?.CheckpointStep ?? 0);
             logger.LogInformation("Job {JobId} step {Step} loss {Loss}", job.Id, e.Step, e.Loss);
             _events.Enqueue(("progress", JsonSerializer.Serialize(new { step = e.Step, total_steps = e.TotalSteps, loss = e.Loss, lr = e.LearningRate, eta_seconds = eta })));
             return;
         }
         Log(e.Message is null ? $"{e.Kind} at step {e.Step}" : $"{e.Kind}: {e.Message}");
     }
-
-    private static bool IsPermanent(Exception e) => e is ConfigException or JobSpecException or ModelFormatException or RewriteException
-        or NonFiniteLossException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException;
 
     private sealed class EventSink(JobRun run) : IProgress<TrainEvent>
     {

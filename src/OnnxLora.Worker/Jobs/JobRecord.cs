@@ -1,5 +1,6 @@
 // One row of the job table as the store returns it. Times are Unix milliseconds of the store's clock
-// (PostgreSQL's own clock when there is one, so many machines agree on lease expiry).
+// (PostgreSQL's own clock when there is one, so many machines agree on lease expiry). Attempts count
+// claims that ended without progress; crash-resumes count leases that expired after the job advanced.
 namespace OnnxLora.Worker.Jobs;
 
 public sealed record JobRecord(
@@ -21,4 +22,8 @@ public sealed record JobRecord(
     bool CancelRequested,
     string? IdempotencyKey,
     long CreatedMs,
-    long UpdatedMs);
+    long UpdatedMs,
+    int CrashResumes = 0,
+    int MaxCrashResumes = 0,
+    int CheckpointStep = 0,
+    int ClaimCheckpointStep = 0);

@@ -1,7 +1,8 @@
 // Validates a submitted job spec (JSON) into a JobSpec: unknown fields, wrong types and out-of-range
 // hyperparameters are refused naming the field; the training config is the one `onnxlora train` reads
 // (same keys, same checks), including its `runtime` group over the server's Worker:Runtime defaults, so the
-// stored spec fixes the job's device, TF32 and threads. It resolves paths but never opens a model or trains.
+// stored spec fixes the job's device, TF32 and threads; then it is held to the server's limits (JobLimits).
+// It resolves paths but never opens a model or trains.
 using System.Text.Json;
 using OnnxLora.Training.Config;
 
@@ -36,13 +37,13 @@ public static class JobSpecParser
             {
                 if (!s_fields.Contains(p.Name))
                 {
-                    throw new JobSpecException(p.Name, $"unknown field '{p.Name}'");
+                    throw new JobSpecException(ErrorText.Quote(p.Name), $"unknown field '{ErrorText.Quote(p.Name)}'");
                 }
             }
             string kind = Str(root, "kind") ?? JobSpec.Train;
             if (!JobSpec.Kinds.Contains(kind))
             {
-                throw new JobSpecException("kind", $"kind '{kind}' is unknown (expected {string.Join(", ", JobSpec.Kinds)})");
+                throw new JobSpecException("kind", $"kind '{ErrorText.Quote(kind)}' is unknown (expected {string.Join(", ", JobSpec.Kinds)})");
             }
             if (kind == JobSpec.Noop)
             {
@@ -57,11 +58,12 @@ public static class JobSpecParser
             string format = Str(root, "merged_format") ?? "tar.gz";
             if (!JobSpec.ArchiveFormats.Contains(format))
             {
-                throw new JobSpecException("merged_format", $"merged_format '{format}' is unknown (expected tar.gz or zip)");
+                throw new JobSpecException("merged_format", $"merged_format '{ErrorText.Quote(format)}' is unknown (expected tar.gz or zip)");
             }
             var model = PathRoots.Resolve(Str(root, "model"), options.EffectiveModelRoots, "model");
             var dataset = PathRoots.Resolve(Str(root, "dataset"), options.EffectiveDatasetRoots, "dataset");
             var config = Config(root, model, dataset, options.RuntimeDefaults());
+            JobLimits.Check(config, dataset, options.Limits);
             return new JobSpec
             {
                 Kind = kind, Model = model, Dataset = dataset, Config = TrainConfigLoader.ToJson(config), Outputs = outputs, MergedFormat = format,
@@ -122,7 +124,7 @@ public static class JobSpecParser
             var name = e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new JobSpecException("outputs", "outputs must be strings");
             if (!JobSpec.OutputNames.Contains(name))
             {
-                throw new JobSpecException("outputs", $"output '{name}' is unknown (expected {string.Join(", ", JobSpec.OutputNames)})");
+                throw new JobSpecException("outputs", $"output '{ErrorText.Quote(name)}' is unknown (expected {string.Join(", ", JobSpec.OutputNames)})");
             }
             if (!list.Contains(name))
             {

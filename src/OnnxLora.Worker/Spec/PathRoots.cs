@@ -40,7 +40,20 @@ public static class PathRoots
                 return Check(candidate, realRoots, field);
             }
         }
-        throw new JobSpecException(field, $"{field} '{input}' was not found under the allowed roots");
+        throw new JobSpecException(field, $"{field} '{ErrorText.Quote(input)}' was not found under the allowed roots");
+    }
+
+    /// <summary>How a tenant names a resolved path: relative to the root it lies under, else its last segment.</summary>
+    public static string NameUnder(string path, IReadOnlyList<string> roots)
+    {
+        foreach (var root in roots.Select(r => RealPath(Path.GetFullPath(r))))
+        {
+            if (IsUnder(path, root) && path.Length > Path.TrimEndingDirectorySeparator(root).Length)
+            {
+                return Path.GetRelativePath(root, path);
+            }
+        }
+        return Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
     }
 
     private static string Check(string candidate, IReadOnlyList<string> realRoots, string field)

@@ -1,6 +1,7 @@
 // The job table behind the API and the workers. Claims are exclusive: a job is running on at most one
-// worker at a time, held by a lease that heartbeats renew; a lease that expires makes the job claimable
-// again, and a job claimed max_attempts times without finishing is failed with the reason.
+// worker at a time, held by a lease that heartbeats renew. A lease that expires is settled by the next claim:
+// after progress (a newer checkpoint than at the claim) it is a crash-resume, counted against its own cap;
+// without progress it spends an attempt. Every settlement closes the claim and writes the state event.
 using OnnxLora.Worker.Jobs;
 
 namespace OnnxLora.Worker.Store;
@@ -12,7 +13,8 @@ public interface IJobStore : IAsyncDisposable
 
     Task PingAsync(CancellationToken ct);
 
-    /// <summary>Inserts a queued job; with an idempotency key already used by the tenant, returns that job instead.</summary>
+    /// <summary>Inserts a queued job; with an idempotency key already used by the tenant, returns that job instead;
+    /// refuses (Job null) when the tenant already has <see cref="NewJob.MaxActiveJobs"/> queued or running.</summary>
     Task<SubmitResult> SubmitAsync(NewJob job, CancellationToken ct);
 
     /// <summary>The job, or null when it does not exist or belongs to another tenant (null tenant: any).</summary>
@@ -22,12 +24,15 @@ public interface IJobStore : IAsyncDisposable
     Task<IReadOnlyList<JobRecord>> ListAsync(string tenant, string? afterId, int limit, CancellationToken ct);
 
     /// <summary>Cancels a queued job at once, or flags a running one for its worker; null if not the tenant's.</summary>
-    Task<JobRecord?> RequestCancelAsync(string tenant, string id, CancellationToken ct);
+    Task<CancelResult?> RequestCancelAsync(string tenant, string id, CancellationToken ct);
 
-    /// <summary>Takes the oldest claimable job for <paramref name="worker"/>, or null when there is none.</summary>
+    /// <summary>Settles expired leases, then takes the oldest queued job for <paramref name="worker"/>, or null when there is none.</summary>
     Task<JobRecord?> ClaimAsync(string worker, TimeSpan lease, CancellationToken ct);
 
     Task<LeaseStatus> HeartbeatAsync(string id, string worker, TimeSpan lease, JobProgress? progress, CancellationToken ct);
+
+    /// <summary>Writes progress to the row while <paramref name="worker"/> holds the lease (between heartbeats).</summary>
+    Task<bool> UpdateProgressAsync(string id, string worker, JobProgress progress, CancellationToken ct);
 
     /// <summary>running → succeeded, only while <paramref name="worker"/> holds the lease.</summary>
     Task<bool> CompleteAsync(string id, string worker, CancellationToken ct);

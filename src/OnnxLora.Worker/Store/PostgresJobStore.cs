@@ -1,6 +1,7 @@
 // The store for many workers: one PostgreSQL job table. Claims lock the candidate row with
 // FOR UPDATE SKIP LOCKED, so concurrent claimers never wait on each other nor take the same job,
-// and leases are measured on the server's clock so workers on different machines agree.
+// and leases are measured on the server's clock so workers on different machines agree. Submissions of one
+// tenant take an advisory lock on its name, so its quota of active jobs holds under concurrent submits.
 using System.Data.Common;
 using Npgsql;
 
@@ -19,6 +20,8 @@ public sealed class PostgresJobStore(string connectionString) : SqlJobStore
     protected override string ClaimLock => "FOR UPDATE SKIP LOCKED";
 
     protected override string SchemaPreamble => $"SELECT pg_advisory_xact_lock({SchemaLockKey})";
+
+    protected override string TenantLock => "SELECT pg_advisory_xact_lock(@lock)";
 
     protected override async Task<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct);
 

@@ -1,5 +1,5 @@
 // The embedded default store: one SQLite file in WAL mode. A claim runs under BEGIN IMMEDIATE, so the
-// write lock serialises claimers, including several worker processes on one machine sharing the file.
+// write lock serialises claimers and submitters, including several worker processes on one machine sharing the file.
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 
@@ -45,7 +45,7 @@ public sealed class SqliteJobStore : SqlJobStore
         return conn;
     }
 
-    protected override Task<DbTransaction> BeginClaimAsync(DbConnection conn, CancellationToken ct) =>
+    protected override Task<DbTransaction> BeginWriteAsync(DbConnection conn, CancellationToken ct) =>
         Task.FromResult<DbTransaction>(((SqliteConnection)conn).BeginTransaction(deferred: false));
 
     public override ValueTask DisposeAsync()
