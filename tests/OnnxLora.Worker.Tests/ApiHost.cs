@@ -9,6 +9,8 @@ public sealed class ApiHost : IAsyncLifetime
 {
     public const string KeyA = "key-of-tenant-a";
     public const string KeyB = "key-of-tenant-b";
+    public const string KeyQ = "key-of-tenant-q";
+    public const int Quota = 4;
     public const long MaxBodyBytes = 16 * 1024;
 
     private readonly TempDir _dir = new();
@@ -22,6 +24,9 @@ public sealed class ApiHost : IAsyncLifetime
 
     public HttpClient B { get; } = new();
 
+    /// <summary>A tenant that only the quota test uses.</summary>
+    public HttpClient Q { get; } = new();
+
     public async Task InitializeAsync()
     {
         var settings = new Dictionary<string, string?>
@@ -34,6 +39,9 @@ public sealed class ApiHost : IAsyncLifetime
             ["Worker:ApiKeys:0:KeySha256"] = ApiKeyHash.Of(KeyA),
             ["Worker:ApiKeys:1:Tenant"] = "b",
             ["Worker:ApiKeys:1:KeySha256"] = ApiKeyHash.Of(KeyB),
+            ["Worker:ApiKeys:2:Tenant"] = "q",
+            ["Worker:ApiKeys:2:KeySha256"] = ApiKeyHash.Of(KeyQ),
+            ["Worker:Limits:MaxActiveJobsPerTenant"] = Quota.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Worker:MaxBodyBytes"] = MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Worker:PollSeconds"] = "0.1",
             ["Worker:LeaseSeconds"] = "3",
@@ -42,7 +50,7 @@ public sealed class ApiHost : IAsyncLifetime
         _app = await WorkerHost.CreateAsync([], settings);
         await _app.StartAsync();
         var baseUri = new Uri(_app.Urls.First());
-        foreach (var (client, key) in new[] { (Anonymous, (string?)null), (A, KeyA), (B, KeyB) })
+        foreach (var (client, key) in new[] { (Anonymous, (string?)null), (A, KeyA), (B, KeyB), (Q, KeyQ) })
         {
             client.BaseAddress = baseUri;
             client.Timeout = TimeSpan.FromSeconds(60);
@@ -63,6 +71,7 @@ public sealed class ApiHost : IAsyncLifetime
         Anonymous.Dispose();
         A.Dispose();
         B.Dispose();
+        Q.Dispose();
         _dir.Dispose();
     }
 }

@@ -1,6 +1,10 @@
 // The HTTP API against a real in-process host: authentication (401), tenant isolation (404), path
-// confinement (400 with a reason), body limit (413), schema validation naming the field, idempotent
-// submission, an end-to-end training job with its artifacts and events, and cancellation.
+// confinement (400 with a reason), body limit (413), schema validation naming the field, server limits and
+// tenant quota naming the limit, JSON for every error, short quotes of long input, idempotent submission, an
+// end-to-end training job with its artifacts (no server path in them) and events, cancellation (409 once finished),
+// and a configuration error found at run time failing once.
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -47,10 +51,11 @@ public sealed class WorkerApiTests(ApiHost host) : IClassFixture<ApiHost>
     private static string State(JsonElement job) => job.GetProperty("state").GetString()!;
 
     [Fact]
-    public async Task EveryEndpointButHealthNeedsAKey()
+    public async Task EveryEndpointButTheProbesNeedsAKey()
     {
         Assert.Equal(HttpStatusCode.OK, (await host.Anonymous.GetAsync("/health")).StatusCode);
-        foreach (var path in new[] { "/ready", "/v1/jobs", "/v1/jobs/x", "/v1/jobs/x/events", "/v1/jobs/x/artifacts/adapter", "/openapi.json" })
+        Assert.Equal("ready", (await ReadJson(await host.Anonymous.GetAsync("/ready"))).GetProperty("status").GetString());
+        foreach (var path in new[] { "/v1/jobs", "/v1/jobs/x", "/v1/jobs/x/events", "/v1/jobs/x/artifacts/adapter", "/openapi.json" })
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await host.Anonymous.GetAsync(path)).StatusCode);
         }
@@ -58,8 +63,95 @@ public sealed class WorkerApiTests(ApiHost host) : IClassFixture<ApiHost>
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "/v1/jobs");
         wrong.Headers.Authorization = new("Bearer", "not-a-key");
         Assert.Equal(HttpStatusCode.Unauthorized, (await host.Anonymous.SendAsync(wrong)).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await host.A.GetAsync("/ready")).StatusCode);
         Assert.Contains("/v1/jobs", await host.A.GetStringAsync("/openapi.json"));
+    }
+
+    [Theory]
+    [InlineData("/v1/jobs?limit=abc", HttpStatusCode.BadRequest, "limit")]
+    [InlineData("/v1/jobs?limit=0", HttpStatusCode.BadRequest, "limit")]
+    [InlineData("/v1/nothing-here", HttpStatusCode.NotFound, null)]
+    public async Task EveryErrorIsJson(string path, HttpStatusCode status, string? field)
+    {
+        var r = await host.A.GetAsync(path);
+        Assert.Equal(status, r.StatusCode);
+        var body = await ReadJson(r);
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("error").GetString()));
+        Assert.Equal(field, body.GetProperty("field").GetString());
+        var post = await host.A.PutAsync("/v1/jobs", Json("{}")); // no such method
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        Assert.True((await ReadJson(post)).TryGetProperty("error", out _));
+    }
+
+    [Fact]
+    public async Task LongInputIsQuotedShort()
+    {
+        string name = new('n', 10_000);
+        var r = await host.A.PostAsync("/v1/jobs", Json($$"""{"kind":"noop","{{name}}":1}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        var body = await ReadJson(r);
+        Assert.InRange(body.GetProperty("error").GetString()!.Length, 1, Spec.ErrorText.MaxMessage + 40);
+        Assert.InRange(body.GetProperty("field").GetString()!.Length, 1, Spec.ErrorText.MaxQuoted + 40);
+        var kind = await ReadJson(await host.A.PostAsync("/v1/jobs", Json($$"""{"kind":"{{name}}"}""")));
+        Assert.Contains("more characters", kind.GetProperty("error").GetString());
+        Assert.True(kind.GetProperty("error").GetString()!.Count(c => c == 'n') <= Spec.ErrorText.MaxQuoted + 10);
+    }
+
+    [SkippableTheory]
+    [InlineData("""{"lora":{"r":1000000}}""", "config.lora.r", "Worker:Limits:MaxRank = 256")]
+    [InlineData("""{"batch_size":1000000}""", "config.max_seq_len", "Worker:Limits:MaxTokensPerStep = 1048576")]
+    [InlineData("""{"grad_accum":1000000}""", "config.max_seq_len", "Worker:Limits:MaxTokensPerStep = 1048576")]
+    [InlineData("""{"max_seq_len":100000000}""", "config.max_seq_len", "Worker:Limits:MaxTokensPerStep = 1048576")]
+    [InlineData("""{"max_steps":2147483647}""", "config.max_steps", "Worker:Limits:MaxSteps = 1000000")]
+    [InlineData("""{"epochs":1000000}""", "config.epochs", "Worker:Limits:MaxEpochs = 100")]
+    [InlineData("""{"device":"cuda"}""", "config.device", "not available on this server")]
+    public async Task RequestOverAServerLimitIs400NamingTheLimit(string config, string field, string limit)
+    {
+        Skip.If(config.Contains("cuda") && Spec.JobLimits.AvailableDevices.Contains("cuda"), "this build has the CUDA provider");
+        var r = await host.A.PostAsync("/v1/jobs", Json($$"""{"model":"tiny","dataset":"pirate.jsonl","config":{{config}}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        var body = await ReadJson(r);
+        Assert.Equal(field, body.GetProperty("field").GetString());
+        Assert.Contains(limit, body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task TenantOverItsQuotaOfActiveJobsGets429NamingTheLimit()
+    {
+        var ids = new List<string>();
+        for (int i = 0; i < ApiHost.Quota; i++)
+        {
+            ids.Add(await SubmitAsync(host.Q, """{"kind":"noop","duration_ms":60000}"""));
+        }
+        try
+        {
+            var r = await host.Q.PostAsync("/v1/jobs", Json("""{"kind":"noop"}"""));
+            Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode);
+            Assert.Contains($"Worker:Limits:MaxActiveJobsPerTenant = {ApiHost.Quota}", (await ReadJson(r)).GetProperty("error").GetString());
+            Assert.Equal(HttpStatusCode.Created, (await host.B.PostAsync("/v1/jobs", Json("""{"kind":"noop"}"""))).StatusCode);
+        }
+        finally
+        {
+            foreach (var id in ids)
+            {
+                await host.Q.DeleteAsync($"/v1/jobs/{id}");
+            }
+        }
+        await WaitAsync(host.Q, ids[0], j => State(j) == "cancelled");
+        Assert.Equal(HttpStatusCode.Created, (await host.Q.PostAsync("/v1/jobs", Json("""{"kind":"noop"}"""))).StatusCode);
+    }
+
+    [Fact]
+    public async Task ConfigurationErrorFoundAtRunTimeFailsOnceWithoutRetry()
+    {
+        // val_split 0.99 of the 16 dataset lines leaves no training examples: only the run can tell.
+        var id = await SubmitAsync(host.A, """{"model":"tiny","dataset":"pirate.jsonl","config":{"max_steps":2,"val_split":0.99}}""");
+        var job = await WaitAsync(host.A, id, j => State(j) is "succeeded" or "failed");
+        Assert.Equal("failed", State(job));
+        Assert.Equal(1, job.GetProperty("attempts").GetInt32());
+        Assert.Contains("no training examples", job.GetProperty("error").GetString());
+        var events = await host.A.GetStringAsync($"/v1/jobs/{id}/events");
+        Assert.Contains("\"retryable\":false", events);
+        Assert.Single(events.Split('\n'), l => l.Contains("\"state\":\"running\""));
     }
 
     [Fact]
@@ -161,6 +253,33 @@ public sealed class WorkerApiTests(ApiHost host) : IClassFixture<ApiHost>
         Assert.Contains("event: progress", events);
         Assert.Contains("event: log", events);
         Assert.Contains("\"state\":\"succeeded\"", events);
+
+        // No server path reaches the tenant: not in the events, not in the adapter's config.
+        foreach (var serverPath in new[] { host.DataDir, TinyWorld.Root, Path.GetTempPath() })
+        {
+            Assert.DoesNotContain(serverPath, events);
+        }
+        using var gz = new GZipStream(new MemoryStream(await host.A.GetByteArrayAsync($"/v1/jobs/{id}/artifacts/adapter")), CompressionMode.Decompress);
+        using var reader = new TarReader(gz);
+        string? config = null;
+        while (reader.GetNextEntry() is { } entry)
+        {
+            if (entry.Name == "adapter_config.json")
+            {
+                config = new StreamReader(entry.DataStream!).ReadToEnd();
+            }
+        }
+        Assert.Equal(TinyWorld.ModelName, JsonDocument.Parse(config!).RootElement.GetProperty("base_model_name_or_path").GetString());
+    }
+
+    [Fact]
+    public async Task CancelOfAFinishedJobIs409()
+    {
+        var id = await SubmitAsync(host.A, """{"kind":"noop"}""");
+        await WaitAsync(host.A, id, j => State(j) == "succeeded");
+        var r = await host.A.DeleteAsync($"/v1/jobs/{id}");
+        Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+        Assert.Contains("succeeded", (await ReadJson(r)).GetProperty("error").GetString());
     }
 
     [Fact]

@@ -23,6 +23,9 @@ public sealed partial class WorkerProcess : IDisposable
         _args = args;
     }
 
+    /// <summary>Environment variables the child process gets on top of this one's.</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     public int Port { get; }
 
     public Uri BaseUri => new($"http://127.0.0.1:{Port}");
@@ -50,6 +53,10 @@ public sealed partial class WorkerProcess : IDisposable
         foreach (var a in _args)
         {
             psi.ArgumentList.Add(a);
+        }
+        foreach (var (name, value) in Environment)
+        {
+            psi.Environment[name] = value;
         }
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, e) => Append(e.Data);
