@@ -1,6 +1,8 @@
 // Real worker processes on loopback. Acceptance: two workers on PostgreSQL, ten tiny jobs, five SIGKILLs at
 // random moments (each victim restarted): every job succeeds, no job ever ran under two live claims, and
-// every adapter equals its uninterrupted twin byte for byte. Also: SIGTERM checkpoints, releases and exits.
+// every adapter equals its uninterrupted twin byte for byte. One job SIGKILLed three times mid-run with
+// MaxAttempts=2 and a 5 s lease on SQLite still succeeds: its events end in a terminal state, its metrics have
+// one row per step, and ORT wrote no telemetry. Also: SIGTERM checkpoints, releases and exits.
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
@@ -107,6 +109,91 @@ public sealed class WorkerProcessTests
             {
                 w.Dispose();
             }
+        }
+    }
+
+    [Fact]
+    public async Task JobKilledThreeTimesWithTwoAttemptsStillSucceedsWithOneMetricsRowPerStep()
+    {
+        const int steps = 600, seed = 9, kills = 3, progressBeforeKill = 2;
+        _ = TinyWorld.Root;
+        using var data = new TempDir();
+        using var cache = new TempDir();
+        string[] args = [.. Args(data.Path), "--Worker:MaxAttempts=2", "--Worker:LeaseSeconds=5", "--Worker:HeartbeatSeconds=1"];
+        WorkerProcess Start()
+        {
+            var w = new WorkerProcess(args);
+            w.Environment["XDG_CACHE_HOME"] = cache.Path; // where ORT would keep its telemetry
+            return w;
+        }
+        var worker = Start();
+        try
+        {
+            await worker.StartAsync();
+            string id;
+            using (var http = Client(worker))
+            {
+                id = await SubmitAsync(http, TinyWorld.TrainSpec(steps, seed));
+            }
+            var deadline = DateTime.UtcNow + s_allDone;
+            for (int k = 0; k < kills; k++)
+            {
+                using var http = Client(worker);
+                int from = (await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}")).GetProperty("checkpoint_step").GetInt32();
+                while (true)
+                {
+                    var j = await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}");
+                    Assert.NotEqual(JobStates.Succeeded, j.GetProperty("state").GetString()); // killed before it could finish
+                    if (j.GetProperty("state").GetString() == JobStates.Running && j.GetProperty("checkpoint_step").GetInt32() >= from + progressBeforeKill)
+                    {
+                        break;
+                    }
+                    Assert.True(DateTime.UtcNow < deadline, worker.Log);
+                    await Task.Delay(20);
+                }
+                worker.Kill();
+                worker.Dispose();
+                worker = Start();
+                await worker.StartAsync();
+            }
+            using (var http = Client(worker))
+            {
+                while ((await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}")).GetProperty("state").GetString() is JobStates.Queued or JobStates.Running)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, worker.Log);
+                    await Task.Delay(100);
+                }
+                var job = await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}");
+                Assert.True(job.GetProperty("state").GetString() == JobStates.Succeeded, job.ToString());
+                Assert.Equal(kills, job.GetProperty("crash_resumes").GetInt32());
+                Assert.Equal(1, job.GetProperty("attempts").GetInt32());
+
+                var events = await http.GetStringAsync($"/v1/jobs/{id}/events");
+                var lastState = events.Split('\n').Last(l => l.StartsWith("data: {\"state\"", StringComparison.Ordinal));
+                Assert.Equal($$"""data: {"state":"{{JobStates.Succeeded}}"}""", lastState);
+                Assert.Equal(kills, events.Split('\n').Count(l => l.Contains("crash-resume", StringComparison.Ordinal)));
+
+                var metricSteps = (await http.GetStringAsync($"/v1/jobs/{id}/artifacts/metrics"))
+                    .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(l => JsonDocument.Parse(l).RootElement)
+                    .Where(r => r.TryGetProperty("loss", out _))
+                    .Select(r => r.GetProperty("step").GetInt32());
+                Assert.Equal(Enumerable.Range(1, steps), metricSteps);
+                AdapterCompare.AssertTwin(TinyWorld.TwinAdapter(steps, seed),
+                    await http.GetByteArrayAsync($"/v1/jobs/{id}/artifacts/adapter.safetensors"), "job killed three times");
+            }
+            await using (var store = new SqliteJobStore(Path.Combine(data.Path, JobStoreFactory.SqliteFile)))
+            {
+                var claims = await store.ClaimsAsync(id, default);
+                Assert.Equal(kills + 1, claims.Count);
+                Assert.All(claims, c => Assert.NotNull(c.EndedMs));
+                Assert.Equal(["expired-resume", "expired-resume", "expired-resume", "succeeded"], claims.Select(c => c.Outcome));
+            }
+            Assert.False(Directory.Exists(Path.Combine(cache.Path, "Microsoft")), "ONNX Runtime wrote telemetry under XDG_CACHE_HOME");
+        }
+        finally
+        {
+            worker.Dispose();
         }
     }
 

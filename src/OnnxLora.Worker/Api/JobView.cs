@@ -1,4 +1,5 @@
-// What GET /v1/jobs/{id} answers: state, progress, last loss, ETA, error and, once succeeded, the artifacts.
+// What GET /v1/jobs/{id} answers: state, progress (step, newest checkpoint), last loss, ETA, error, attempts
+// and crash-resumes with their caps and, once succeeded, the artifacts.
 using OnnxLora.Worker.Jobs;
 
 namespace OnnxLora.Worker.Api;
@@ -17,9 +18,13 @@ public sealed record JobView(
     bool CancelRequested,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    IReadOnlyList<string>? Artifacts)
+    IReadOnlyList<string>? Artifacts,
+    int CheckpointStep,
+    int CrashResumes,
+    int MaxCrashResumes)
 {
     public static JobView From(JobRecord j, IReadOnlyList<string>? artifacts = null) => new(
         j.Id, j.Kind, j.State, j.Step, j.TotalSteps, j.Loss, j.EtaSeconds, j.Error, j.Attempts, j.MaxAttempts, j.CancelRequested,
-        DateTimeOffset.FromUnixTimeMilliseconds(j.CreatedMs), DateTimeOffset.FromUnixTimeMilliseconds(j.UpdatedMs), artifacts);
+        DateTimeOffset.FromUnixTimeMilliseconds(j.CreatedMs), DateTimeOffset.FromUnixTimeMilliseconds(j.UpdatedMs), artifacts,
+        j.CheckpointStep, j.CrashResumes, j.MaxCrashResumes);
 }
