@@ -1,0 +1,125 @@
+// The checks and figures of a chaos run against its uninterrupted twin run: succeeded/failed/lost jobs, jobs run
+// twice at once (a claim that began before the previous claim of the same job had ended or its lease run out),
+// byte-identical adapters, one metrics row per step, event streams ending in the job's state, crash-resumes and
+// attempts, resume delay (SIGKILL → the job's next progress or final state event) and total time.
+using System.Text.Json;
+using OnnxLora.Worker.Jobs;
+
+namespace OnnxLora.Tools.WorkerChaos;
+
+internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int Overlaps, int Identical, int OneRowPerStep,
+    int EventsEndTerminal, int Kills, int KillsOnRunningJobs, int CrashResumes, int MaxAttemptsUsed, IReadOnlyList<double> ResumeDelays,
+    double CalmSeconds, double ChaosSeconds, IReadOnlyList<string> Problems)
+{
+    public bool Ok => Succeeded == Jobs && Lost == 0 && Overlaps == 0 && Identical == Jobs && OneRowPerStep == Jobs && EventsEndTerminal == Jobs;
+
+    public static Task<Report> BuildAsync(Phase calm, Phase chaos, int steps)
+    {
+        var problems = new List<string>();
+        int n = chaos.Ids.Count;
+        var byId = chaos.Jobs.ToDictionary(j => j.Id);
+        int succeeded = chaos.Jobs.Count(j => j.State == JobStates.Succeeded);
+        int failed = chaos.Jobs.Count(j => j.State == JobStates.Failed);
+        int lost = chaos.Ids.Count(id => !byId.TryGetValue(id, out var j) || !JobStates.IsTerminal(j.State));
+        foreach (var j in chaos.Jobs.Where(j => j.State != JobStates.Succeeded))
+        {
+            problems.Add($"job {j.Id}: {j.State} {j.Error}");
+        }
+
+        int overlaps = 0;
+        foreach (var group in chaos.Claims.GroupBy(c => c.JobId))
+        {
+            var list = group.OrderBy(c => c.ClaimNo).ToList();
+            for (int i = 1; i < list.Count; i++)
+            {
+                long previousEnd = list[i - 1].EndedMs ?? list[i - 1].LeaseUntilMs;
+                if (list[i].ClaimedMs < previousEnd)
+                {
+                    overlaps++;
+                    problems.Add($"job {group.Key}: claim {list[i].ClaimNo} by {list[i].Worker} began {previousEnd - list[i].ClaimedMs} ms before claim {list[i - 1].ClaimNo} ended");
+                }
+            }
+        }
+
+        int identical = 0, oneRow = 0, endsTerminal = 0;
+        for (int k = 0; k < n; k++)
+        {
+            string id = chaos.Ids[k];
+            var twin = calm.Artifact(calm.Ids[k], "adapter.safetensors");
+            var mine = chaos.Artifact(id, "adapter.safetensors");
+            if (File.Exists(twin) && File.Exists(mine) && File.ReadAllBytes(twin).AsSpan().SequenceEqual(File.ReadAllBytes(mine)))
+            {
+                identical++;
+            }
+            else
+            {
+                problems.Add($"job {id}: adapter differs from its uninterrupted twin (or is missing)");
+            }
+            var metrics = chaos.Artifact(id, "metrics.jsonl");
+            var rows = File.Exists(metrics)
+                ? File.ReadLines(metrics).Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.TryGetProperty("loss", out _))
+                    .Select(r => r.GetProperty("step").GetInt32()).ToList()
+                : [];
+            if (rows.SequenceEqual(Enumerable.Range(1, steps)))
+            {
+                oneRow++;
+            }
+            else
+            {
+                problems.Add($"job {id}: metrics has {rows.Count} step rows for {steps} steps ({rows.Count - rows.Distinct().Count()} duplicates)");
+            }
+            var lastState = chaos.Events[id].LastOrDefault(e => e.Kind == "state");
+            string? eventState = lastState is null ? null : JsonDocument.Parse(lastState.Data).RootElement.GetProperty("state").GetString();
+            if (byId.TryGetValue(id, out var row) && JobStates.IsTerminal(row.State) && eventState == row.State)
+            {
+                endsTerminal++;
+            }
+            else
+            {
+                problems.Add($"job {id}: last state event '{eventState}', row state '{row?.State}'");
+            }
+        }
+
+        var delays = new List<double>();
+        int onRunning = 0;
+        foreach (var victim in chaos.Killed)
+        {
+            var interrupted = chaos.Claims.Where(c => c.Worker == victim.Id && c.ClaimedMs <= victim.KilledMs
+                && c.Outcome is { } outcome && outcome.StartsWith("expired", StringComparison.Ordinal)).ToList();
+            onRunning += interrupted.Count > 0 ? 1 : 0;
+            foreach (var c in interrupted)
+            {
+                var next = chaos.Events[c.JobId].FirstOrDefault(e => e.CreatedMs > victim.KilledMs
+                    && (e.Kind == "progress" || (e.Kind == "state" && JobStates.IsTerminal(JsonDocument.Parse(e.Data).RootElement.GetProperty("state").GetString()!))));
+                if (next is not null)
+                {
+                    delays.Add((next.CreatedMs - victim.KilledMs!.Value) / 1000.0);
+                }
+            }
+        }
+        return Task.FromResult(new Report(n, succeeded, failed, lost, overlaps, identical, oneRow, endsTerminal, chaos.Kills, onRunning,
+            chaos.Jobs.Sum(j => j.CrashResumes), chaos.Jobs.Count == 0 ? 0 : chaos.Jobs.Max(j => j.Attempts), delays,
+            calm.Seconds, chaos.Seconds, problems));
+    }
+
+    public void Print(TextWriter w)
+    {
+        var d = ResumeDelays.Order().ToList();
+        string delay = d.Count == 0 ? "n/a (no kill interrupted a job)"
+            : $"median {d[d.Count / 2]:F1} s, max {d[^1]:F1} s (n={d.Count})";
+        w.WriteLine($"chaos: {Kills} SIGKILLs ({KillsOnRunningJobs} hit a worker running a job)");
+        w.WriteLine($"jobs succeeded:               {Succeeded} / {Jobs} (failed {Failed}, lost {Lost})");
+        w.WriteLine($"run twice at once:            {Overlaps} (claims overlapping a live claim of the same job)");
+        w.WriteLine($"adapters byte-identical:      {Identical} / {Jobs} (to the uninterrupted twins)");
+        w.WriteLine($"metrics one row per step:     {OneRowPerStep} / {Jobs}");
+        w.WriteLine($"event streams end in state:   {EventsEndTerminal} / {Jobs}");
+        w.WriteLine($"crash-resumes:                {CrashResumes} (attempts used: at most {MaxAttemptsUsed})");
+        w.WriteLine($"resume delay (kill → step):   {delay}");
+        w.WriteLine($"total time:                   {ChaosSeconds:F1} s vs {CalmSeconds:F1} s uninterrupted (×{ChaosSeconds / CalmSeconds:F2})");
+        foreach (var p in Problems)
+        {
+            w.WriteLine($"  problem: {p}");
+        }
+        w.WriteLine(Ok ? "RESULT ok" : "RESULT FAILED");
+    }
+}
