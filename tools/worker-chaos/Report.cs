@@ -8,7 +8,8 @@ using OnnxLora.Worker.Jobs;
 namespace OnnxLora.Tools.WorkerChaos;
 
 internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int Overlaps, int Identical, int OneRowPerStep,
-    int EventsEndTerminal, int Kills, int KillsOnRunningJobs, int CrashResumes, int MaxAttemptsUsed, IReadOnlyList<double> ResumeDelays,
+    int EventsEndTerminal, int Kills, int KillsOnRunningJobs, int CrashResumes, int ExpiredWithoutProgress, int MaxAttemptsUsed,
+    IReadOnlyList<double> ResumeDelays,
     double CalmSeconds, double ChaosSeconds, IReadOnlyList<string> Problems)
 {
     public bool Ok => Succeeded == Jobs && Lost == 0 && Overlaps == 0 && Identical == Jobs && OneRowPerStep == Jobs && EventsEndTerminal == Jobs;
@@ -98,7 +99,8 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
             }
         }
         return Task.FromResult(new Report(n, succeeded, failed, lost, overlaps, identical, oneRow, endsTerminal, chaos.Kills, onRunning,
-            chaos.Jobs.Sum(j => j.CrashResumes), chaos.Jobs.Count == 0 ? 0 : chaos.Jobs.Max(j => j.Attempts), delays,
+            chaos.Jobs.Sum(j => j.CrashResumes), chaos.Claims.Count(c => c.Outcome is "expired-retry" or "expired-failed"),
+            chaos.Jobs.Count == 0 ? 0 : chaos.Jobs.Max(j => j.Attempts), delays,
             calm.Seconds, chaos.Seconds, problems));
     }
 
@@ -113,7 +115,8 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
         w.WriteLine($"adapters byte-identical:      {Identical} / {Jobs} (to the uninterrupted twins)");
         w.WriteLine($"metrics one row per step:     {OneRowPerStep} / {Jobs}");
         w.WriteLine($"event streams end in state:   {EventsEndTerminal} / {Jobs}");
-        w.WriteLine($"crash-resumes:                {CrashResumes} (attempts used: at most {MaxAttemptsUsed})");
+        w.WriteLine($"interrupted claims:           {CrashResumes} crash-resumes (after a new checkpoint; no attempt spent), " +
+            $"{ExpiredWithoutProgress} before the claim's first checkpoint (attempt spent); attempts used: at most {MaxAttemptsUsed}");
         w.WriteLine($"resume delay (kill → step):   {delay}");
         w.WriteLine($"total time:                   {ChaosSeconds:F1} s vs {CalmSeconds:F1} s uninterrupted (×{ChaosSeconds / CalmSeconds:F2})");
         foreach (var p in Problems)

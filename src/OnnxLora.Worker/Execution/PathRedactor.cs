@@ -26,7 +26,8 @@ public sealed partial class PathRedactor
         foreach (var prefix in _prefixes)
         {
             text = text.Replace(prefix, "", StringComparison.Ordinal);
-            text = text.Replace(prefix.TrimEnd(Path.DirectorySeparatorChar), ".", StringComparison.Ordinal);
+            // the root itself, not a longer name that starts like it ("/data" in "/database")
+            text = Regex.Replace(text, Regex.Escape(prefix.TrimEnd(Path.DirectorySeparatorChar)) + @"(?![\w.\-])", ".");
         }
         return OtherAbsolutePath().Replace(text, "…/");
     }
