@@ -1,7 +1,7 @@
 // The training run end to end on the fixture base: exact resume (N steps in one go equals k steps,
 // interrupt, resume, N−k steps, bit for bit on CPU), one metrics row per step after a crash (before the
-// first checkpoint, or after the last), all three data layouts, a NaN stop that keeps the last good checkpoint,
-// and runtime options that reach the sessions and the run folder.
+// first checkpoint, or after the last), a write guard that stops the run cold, all three data layouts, a NaN
+// stop that keeps the last good checkpoint, and runtime options that reach the sessions and the run folder.
 using System.Text.Json;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Config;
@@ -99,6 +99,19 @@ public sealed class TrainerTests
         Assert.True(Trainer.Resume(dir["run"]).Run().Completed);
         Assert.Equal(Enumerable.Range(1, Steps), Rows(dir["run"], "loss"));
         Assert.Equal([0, Steps], Rows(dir["run"], "eval_loss"));
+    }
+
+    [Fact]
+    public void WriteGuardThatTurnsFalseStopsTheRunBeforeItsNextWrite()
+    {
+        using var dir = new TempDir();
+        bool allowed = true;
+        var progress = new SyncProgress(e => allowed &= !(e.Kind == "step" && e.Step == 3)); // a worker's lease lapses after step 3
+        var e = Assert.Throws<RunFencedException>(() => new Trainer(Config(PirateSubset(dir), dir["run"]), dir["run"], progress).Run(mayWrite: () => allowed));
+        Assert.Equal(3, e.Step);
+        Assert.Equal([1, 2, 3], Rows(dir["run"], "loss"));
+        Assert.Equal([Checkpoint.PathFor(dir["run"], 2)], Checkpoint.List(dir["run"])); // no checkpoint on the way out
+        Assert.False(Directory.Exists(Path.Combine(dir["run"], Trainer.AdapterFolder)));
     }
 
     [Theory]

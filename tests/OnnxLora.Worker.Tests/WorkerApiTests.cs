@@ -245,6 +245,18 @@ public sealed class WorkerApiTests(ApiHost host) : IClassFixture<ApiHost>
         Assert.Equal("application/gzip", tar.Content.Headers.ContentType!.MediaType);
         var zip = await host.A.GetByteArrayAsync($"/v1/jobs/{id}/artifacts/merged");
         Assert.Equal((byte)'P', zip[0]);
+        using (var archive = new ZipArchive(new MemoryStream(zip)))
+        {
+            foreach (var entry in archive.Entries)
+            {
+                using var content = new MemoryStream();
+                entry.Open().CopyTo(content);
+                foreach (var serverPath in new[] { host.DataDir, TinyWorld.Root })
+                {
+                    Assert.True(content.ToArray().AsSpan().IndexOf(Encoding.UTF8.GetBytes(serverPath)) < 0, $"merged/{entry.FullName} names {serverPath}");
+                }
+            }
+        }
         var metrics = await host.A.GetStringAsync($"/v1/jobs/{id}/artifacts/metrics");
         Assert.Contains("\"loss\"", metrics);
         Assert.Equal(HttpStatusCode.NotFound, (await host.A.GetAsync($"/v1/jobs/{id}/artifacts/..%2Fjobs.db")).StatusCode);

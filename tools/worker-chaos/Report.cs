@@ -1,5 +1,6 @@
 // The checks and figures of a chaos run against its uninterrupted twin run: succeeded/failed/lost jobs, jobs run
-// twice at once (a claim that began before the previous claim of the same job had ended or its lease run out),
+// twice at once (a claim that began before the previous claim of the same job had ended or its lease run out, or
+// a training step a worker made after another worker had claimed the same job, from the progress events),
 // byte-identical adapters, one metrics row per step, event streams ending in the job's state, crash-resumes and
 // attempts, resume delay (SIGKILL → the job's next progress or final state event) and total time.
 using System.Text.Json;
@@ -7,12 +8,12 @@ using OnnxLora.Worker.Jobs;
 
 namespace OnnxLora.Tools.WorkerChaos;
 
-internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int Overlaps, int Identical, int OneRowPerStep,
+internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int Overlaps, int StepsAfterTakeover, int Identical, int OneRowPerStep,
     int EventsEndTerminal, int Kills, int KillsOnRunningJobs, int CrashResumes, int ExpiredWithoutProgress, int MaxAttemptsUsed,
     IReadOnlyList<double> ResumeDelays,
     double CalmSeconds, double ChaosSeconds, IReadOnlyList<string> Problems)
 {
-    public bool Ok => Succeeded == Jobs && Lost == 0 && Overlaps == 0 && Identical == Jobs && OneRowPerStep == Jobs && EventsEndTerminal == Jobs;
+    public bool Ok => Succeeded == Jobs && Lost == 0 && Overlaps == 0 && StepsAfterTakeover == 0 && Identical == Jobs && OneRowPerStep == Jobs && EventsEndTerminal == Jobs;
 
     public static Task<Report> BuildAsync(Phase calm, Phase chaos, int steps)
     {
@@ -38,6 +39,24 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
                 {
                     overlaps++;
                     problems.Add($"job {group.Key}: claim {list[i].ClaimNo} by {list[i].Worker} began {previousEnd - list[i].ClaimedMs} ms before claim {list[i - 1].ClaimNo} ended");
+                }
+            }
+        }
+
+        int afterTakeover = 0;
+        foreach (var (id, events) in chaos.Events)
+        {
+            var claims = chaos.Claims.Where(c => c.JobId == id).OrderBy(c => c.ClaimNo).ToList();
+            foreach (var e in events.Where(e => e.Kind == "progress"))
+            {
+                var p = JsonDocument.Parse(e.Data).RootElement;
+                string worker = p.GetProperty("worker").GetString()!;
+                long at = p.GetProperty("at_ms").GetInt64();
+                var own = claims.LastOrDefault(c => c.Worker == worker && c.ClaimedMs <= at);
+                if (own is not null && claims.Any(c => c.ClaimNo > own.ClaimNo && c.ClaimedMs <= at))
+                {
+                    afterTakeover++;
+                    problems.Add($"job {id}: {worker} made step {p.GetProperty("step").GetInt32()} after another worker had claimed the job");
                 }
             }
         }
@@ -98,7 +117,7 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
                 }
             }
         }
-        return Task.FromResult(new Report(n, succeeded, failed, lost, overlaps, identical, oneRow, endsTerminal, chaos.Kills, onRunning,
+        return Task.FromResult(new Report(n, succeeded, failed, lost, overlaps, afterTakeover, identical, oneRow, endsTerminal, chaos.Kills, onRunning,
             chaos.Jobs.Sum(j => j.CrashResumes), chaos.Claims.Count(c => c.Outcome is "expired-retry" or "expired-failed"),
             chaos.Jobs.Count == 0 ? 0 : chaos.Jobs.Max(j => j.Attempts), delays,
             calm.Seconds, chaos.Seconds, problems));
@@ -111,7 +130,8 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
             : $"median {d[d.Count / 2]:F1} s, max {d[^1]:F1} s (n={d.Count})";
         w.WriteLine($"chaos: {Kills} SIGKILLs ({KillsOnRunningJobs} hit a worker running a job)");
         w.WriteLine($"jobs succeeded:               {Succeeded} / {Jobs} (failed {Failed}, lost {Lost})");
-        w.WriteLine($"run twice at once:            {Overlaps} (claims overlapping a live claim of the same job)");
+        w.WriteLine($"run twice at once:            {Overlaps} claims overlapping a live claim of the same job; " +
+            $"{StepsAfterTakeover} steps made by a worker after another had claimed its job");
         w.WriteLine($"adapters byte-identical:      {Identical} / {Jobs} (to the uninterrupted twins)");
         w.WriteLine($"metrics one row per step:     {OneRowPerStep} / {Jobs}");
         w.WriteLine($"event streams end in state:   {EventsEndTerminal} / {Jobs}");

@@ -1,6 +1,7 @@
 // The fine-tuning run behind `onnxlora train` and the worker: data → artifacts → step loop with
 // schedule, eval, checkpoints and exact resume → PEFT adapter + metrics + loss curve in the run
-// folder. It reports progress as events and never prints; cancellation checkpoints and returns.
+// folder. It reports progress as events and never prints; cancellation checkpoints and returns; a caller's
+// write guard (a worker's lease) that turns false stops it before its next write, writing nothing more.
 // B=batch, T=time. Non-finite losses stop the run before any update touches the weights.
 using System.Diagnostics;
 using System.Globalization;
@@ -30,6 +31,8 @@ public sealed class Trainer
     private readonly TrainConfig _config;
     private readonly string _runDir;
     private readonly IProgress<TrainEvent>? _progress;
+    private Func<bool>? _mayWrite;
+    private int _step;
 
     public Trainer(TrainConfig config, string runDir, IProgress<TrainEvent>? progress = null)
     {
@@ -50,14 +53,19 @@ public sealed class Trainer
         return new Trainer(TrainConfigLoader.Load(path), runDir, progress);
     }
 
-    public TrainSummary Run(CancellationToken cancel = default)
+    /// <param name="cancel">Stops at the next step with a checkpoint.</param>
+    /// <param name="mayWrite">Asked before every write to the run folder; false throws <see cref="RunFencedException"/>.</param>
+    public TrainSummary Run(CancellationToken cancel = default, Func<bool>? mayWrite = null)
     {
+        _mayWrite = mayWrite;
         var c = _config;
+        Guard();
         Directory.CreateDirectory(_runDir);
         using var source = ModelSource.Resolve(c.Model ?? throw new ArgumentException("config: 'model' is required"));
         var tokenizer = TextTokenizer.Load(source.OnnxDir);
         var (train, val, truncated, dropped) = LoadData(c, tokenizer, source.OnnxDir);
         Report(new TrainEvent("data", 0, 0, Message: DataMessage(train.Count + (c.ValData is null ? val.Count : 0), truncated, dropped)));
+        Guard();
         TrainConfigLoader.Save(c, Path.Combine(_runDir, ConfigFile));
 
         var lora = c.FullFineTune ? null : c.Lora.ToSettings(c.Seed);
@@ -134,6 +142,7 @@ public sealed class Trainer
             double tps = tokens / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
             var eta = TimeSpan.FromSeconds(sw.Elapsed.TotalSeconds / (step - startStep) * (total - step));
             AppendMetrics(new { step, loss = lastLoss, lr, grad_norm = engine.LastGradNorm, skipped = !engine.LastStepFinite, tokens_per_s = tps });
+            _step = step; // the last step whose row is written
             Report(new TrainEvent("step", step, total, lastLoss, lr, tps, eta));
             if (evaluator is not null && c.EvalEvery > 0 && step % c.EvalEvery == 0 && step < total)
             {
@@ -161,7 +170,9 @@ public sealed class Trainer
         if (completed)
         {
             SaveCheckpoint(engine, loader, step, shapes, c.KeepLast);
+            Guard();
             adapterBytes = SaveAdapter(engine, artifacts, lora, adapterDir, source);
+            Guard();
             LossCurve.Write(Path.Combine(_runDir, MetricsFile), Path.Combine(_runDir, LossCurveFile));
         }
         long baseBytes = Directory.GetFiles(source.OnnxDir, "model.onnx*").Sum(f => new FileInfo(f).Length);
@@ -242,6 +253,7 @@ public sealed class Trainer
 
     private void SaveCheckpoint(StepEngine engine, DataLoader loader, int step, Dictionary<string, long[]> shapes, int keepLast)
     {
+        Guard();
         var (m, v) = engine.Moments();
         new Checkpoint(step, engine.StepCount, loader.State, engine.Parameters(), m, v).Save(_runDir, shapes, keepLast);
         Report(new TrainEvent("checkpoint", step, 0, Message: Checkpoint.PathFor(_runDir, step)));
@@ -267,8 +279,19 @@ public sealed class Trainer
         return BaseHash.Metadata(graph, weights);
     }
 
-    private void AppendMetrics(object line) =>
+    private void AppendMetrics(object line)
+    {
+        Guard();
         File.AppendAllText(Path.Combine(_runDir, MetricsFile), JsonSerializer.Serialize(line) + "\n");
+    }
+
+    private void Guard()
+    {
+        if (_mayWrite is { } mayWrite && !mayWrite())
+        {
+            throw new RunFencedException(_step);
+        }
+    }
 
     /// <summary>
     /// Keeps the metric lines up to <paramref name="step"/> (-1: none). The final eval at <paramref name="total"/> comes
@@ -281,6 +304,7 @@ public sealed class Trainer
         {
             return;
         }
+        Guard();
         var keep = File.ReadAllLines(path).Where(l =>
         {
             try

@@ -1,7 +1,8 @@
 // Turns a finished run folder into the artifacts a job asked for: the adapter (tar.gz, plus its raw
 // safetensors), the merged model (library fold into a copy, archived as tar.gz or zip) and the metrics.
 // Every file is published atomically and durably; the manifest goes last, so its presence means all are there.
-// The adapter's config names the base model as the tenant named it, never by its path on this server.
+// The adapter's config and the merged model's metadata name the base model as the tenant named it, never by a
+// path on this server (the importer records its source folder in the model's metadata).
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json.Nodes;
@@ -35,6 +36,7 @@ public static class ArtifactExporter
             {
                 LoraFold.Merge(source.OnnxDir, PeftAdapter.Load(adapterDir), folders.MergeDir);
             }
+            NameInsteadOfPaths(Path.Combine(folders.MergeDir, LoraFold.ModelFile), modelName);
             string file = "merged." + spec.MergedFormat;
             Archive(folders.MergeDir, Path.Combine(folders.ArtifactsDir, file), spec.MergedFormat);
             files["merged"] = file;
@@ -47,6 +49,22 @@ public static class ArtifactExporter
         }
         ArtifactCatalog.WriteManifest(folders.ArtifactsDir, files);
         return files;
+    }
+
+    /// <summary>Rewrites model metadata values that are absolute paths (onnxlora.source) to the model's name.</summary>
+    private static void NameInsteadOfPaths(string modelPath, string modelName)
+    {
+        var model = OnnxLora.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(modelPath)); // weights are in the side file
+        var paths = model.MetadataProps.Where(p => Path.IsPathRooted(p.Value)).ToList();
+        if (paths.Count == 0)
+        {
+            return;
+        }
+        foreach (var p in paths)
+        {
+            p.Value = modelName;
+        }
+        DurableFile.Write(modelPath, s => Google.Protobuf.MessageExtensions.WriteTo(model, s));
     }
 
     /// <summary>adapter_config.json with base_model_name_or_path set to the model's name instead of its server path.</summary>

@@ -1,7 +1,8 @@
 // One claimed job on this worker: runs it (the library's Trainer, then artifact export; or a noop) on its
 // own thread, heartbeats the lease, keeps the row's progress (step, newest checkpoint) current, forwards
 // progress and log lines as job events (server paths cut out), and stops at the next step with a checkpoint
-// when the host stops, the owner cancels, or the lease is lost or about to lapse unrenewed.
+// when the host stops or the owner cancels. Writes to the run folder are fenced by the lease: once it may lapse
+// unrenewed (no heartbeat answered for 80% of it) the trainer stops before its next write and writes nothing more.
 // It holds no training code: the trainer checkpoints and resumes by itself from the run folder.
 using System.Collections.Concurrent;
 using System.Text.Json;
@@ -18,8 +19,8 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
 {
     private static readonly TimeSpan s_eventFlush = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Without a renewed lease for this share of it, the run stops itself before another worker may claim the job.</summary>
-    private const double SelfFenceShare = 0.8;
+    /// <summary>Writes stop this share of the lease before it could lapse (counted from the last renewal request that succeeded).</summary>
+    private const double FenceMargin = 0.2;
 
     private readonly ConcurrentQueue<(string Kind, string Data)> _events = new();
     private readonly CancellationTokenSource _stop = new();
@@ -27,6 +28,7 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
     private volatile JobProgress? _progress;
     private JobProgress? _progressWritten;
     private volatile string? _stopReason;
+    private long _leaseValidUntilTicks = DateTime.UtcNow.Ticks + options.Lease.Ticks; // claimed just before this run began
 
     public async Task<JobOutcome> RunAsync(CancellationToken stoppingToken)
     {
@@ -41,6 +43,11 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
             outcome = job.Kind == JobSpec.Noop
                 ? await RunNoopAsync(stoppingToken)
                 : await Task.Factory.StartNew(RunTrain, stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        catch (RunFencedException e)
+        {
+            outcome = JobOutcome.LeaseLost;
+            logger.LogWarning("Job {JobId} stopped writing after step {Step}: its lease may have lapsed", job.Id, e.Step);
         }
         catch (Exception e)
         {
@@ -94,10 +101,14 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
             SaveEvery = config.SaveEvery > 0 ? config.SaveEvery : options.CheckpointEvery,
         };
         var trainer = new Trainer(config, folders.RunDir, new EventSink(this));
-        var summary = trainer.Run(_stop.Token);
+        var summary = trainer.Run(_stop.Token, MayWrite);
         if (!summary.Completed)
         {
             return StoppedOutcome();
+        }
+        if (!MayWrite())
+        {
+            throw new RunFencedException(summary.Steps);
         }
         Log($"training finished at step {summary.Steps}; exporting {string.Join(", ", spec.Outputs)}");
         var files = ArtifactExporter.Export(spec, folders, PathRoots.NameUnder(spec.Model!, options.EffectiveModelRoots));
@@ -135,10 +146,12 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         _stop.Cancel();
     }
 
+    /// <summary>Whether the lease surely still holds: another worker cannot have claimed the job.</summary>
+    private bool MayWrite() => DateTime.UtcNow.Ticks < Interlocked.Read(ref _leaseValidUntilTicks) - (long)(options.Lease.Ticks * FenceMargin);
+
     private async Task HeartbeatLoopAsync(CancellationToken done)
     {
         var nextBeat = DateTime.UtcNow + options.Heartbeat;
-        var held = DateTime.UtcNow;
         while (!done.IsCancellationRequested)
         {
             try
@@ -148,11 +161,6 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
             catch (OperationCanceledException)
             {
                 return;
-            }
-            if (DateTime.UtcNow - held > options.Lease * SelfFenceShare && _stopReason is null)
-            {
-                logger.LogWarning("Job {JobId} lease not renewed for {Seconds:F1}s; stopping before it lapses", job.Id, (DateTime.UtcNow - held).TotalSeconds);
-                Stop("lost");
             }
             try
             {
@@ -168,10 +176,11 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
                 }
                 nextBeat = DateTime.UtcNow + options.Heartbeat;
                 var progress = _progress;
+                long sent = DateTime.UtcNow.Ticks; // the store sets the new expiry after this moment
                 var status = await store.HeartbeatAsync(job.Id, workerId, options.Lease, progress, done);
+                Interlocked.Exchange(ref _leaseValidUntilTicks, status == LeaseStatus.Lost ? 0 : sent + options.Lease.Ticks);
                 if (status != LeaseStatus.Lost)
                 {
-                    held = DateTime.UtcNow;
                     _progressWritten = progress;
                 }
                 if (status == LeaseStatus.CancelRequested)
@@ -223,7 +232,11 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
             double? eta = e.Eta?.TotalSeconds;
             _progress = new JobProgress(e.Step, e.TotalSteps, e.Loss, eta, _progress?.CheckpointStep ?? 0);
             logger.LogInformation("Job {JobId} step {Step} loss {Loss}", job.Id, e.Step, e.Loss);
-            _events.Enqueue(("progress", JsonSerializer.Serialize(new { step = e.Step, total_steps = e.TotalSteps, loss = e.Loss, lr = e.LearningRate, eta_seconds = eta })));
+            _events.Enqueue(("progress", JsonSerializer.Serialize(new
+            {
+                step = e.Step, total_steps = e.TotalSteps, loss = e.Loss, lr = e.LearningRate, eta_seconds = eta,
+                worker = workerId, at_ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            })));
             return;
         }
         Log(e.Message is null ? $"{e.Kind} at step {e.Step}" : $"{e.Kind}: {e.Message}");
