@@ -24,7 +24,7 @@ const string Usage = """
       --postgres   Npgsql connection string (default Host=127.0.0.1;Username=onnxlora;Password=onnxlora;Database=onnxlora_test)
       --workers    worker processes (default 1)        --jobs    jobs (default 10)      --kills  SIGKILLs (default 20)
       --steps      optimizer steps per job (default 600) --save-every  checkpoint period (default 10)
-      --lease      lease seconds (default 3; heartbeat a third of it)   --gap-ms  pause before each kill, after the last victim is back up (default 3000-12000)
+      --lease      lease seconds (default 10; heartbeat a third of it; it must outlast the worst heartbeat delay of the machine)   --gap-ms  pause before each kill, after the last victim is back up (default 3000-12000)
       --work       scratch folder (default a new temp folder; removed unless --keep true)
     """;
 
@@ -47,7 +47,7 @@ var store = o.Get("store", "sqlite");
 var pgBase = o.Get("postgres", "Host=127.0.0.1;Username=onnxlora;Password=onnxlora;Database=onnxlora_test");
 int workers = int.Parse(o.Get("workers", "1")), jobs = int.Parse(o.Get("jobs", "10")), kills = int.Parse(o.Get("kills", "20"));
 int steps = int.Parse(o.Get("steps", "600")), saveEvery = int.Parse(o.Get("save-every", "10")), seed = int.Parse(o.Get("seed", "1"));
-double lease = double.Parse(o.Get("lease", "3"), System.Globalization.CultureInfo.InvariantCulture);
+double lease = double.Parse(o.Get("lease", "10"), System.Globalization.CultureInfo.InvariantCulture);
 var gap = o.Get("gap-ms", "3000-12000").Split('-').Select(int.Parse).ToArray();
 bool keep = bool.Parse(o.Get("keep", "false"));
 var work = o.Get("work", Path.Combine(Path.GetTempPath(), "worker-chaos-" + Guid.NewGuid().ToString("N")[..8]));

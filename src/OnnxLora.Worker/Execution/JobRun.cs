@@ -46,7 +46,9 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         }
         catch (RunFencedException e)
         {
-            outcome = JobOutcome.LeaseLost;
+            // Nothing more was written. If the lease still holds (the renewal was only slow), hand the job back now
+            // with its progress instead of letting the lease run out; the store refuses both if it has lapsed.
+            outcome = JobOutcome.Released;
             logger.LogWarning("Job {JobId} stopped writing after step {Step}: its lease may have lapsed", job.Id, e.Step);
         }
         catch (Exception e)
