@@ -9,7 +9,7 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        OnnxLora.Training.Runtime.OrtTelemetry.DisableForProcess();
+        OnnxLora.Onnx.Runtime.OrtTelemetry.DisableForProcess();
         var root = new RootCommand("OnnxLora: LoRA fine-tuning of Llama-family models on ONNX Runtime, in .NET.");
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(ParityCommand.Create());

@@ -26,7 +26,7 @@ public static class WorkerHost
     public static async Task<WebApplication> CreateAsync(string[] args, IReadOnlyDictionary<string, string?>? settings = null,
         CancellationToken ct = default)
     {
-        OnnxLora.Training.Runtime.OrtTelemetry.DisableForProcess();
+        OnnxLora.Onnx.Runtime.OrtTelemetry.DisableForProcess();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         if (settings is not null)
         {

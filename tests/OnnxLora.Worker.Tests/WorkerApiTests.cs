@@ -96,17 +96,15 @@ public sealed class WorkerApiTests(ApiHost host) : IClassFixture<ApiHost>
         Assert.True(kind.GetProperty("error").GetString()!.Count(c => c == 'n') <= Spec.ErrorText.MaxQuoted + 10);
     }
 
-    [SkippableTheory]
+    [Theory]
     [InlineData("""{"lora":{"r":1000000}}""", "config.lora.r", "Worker:Limits:MaxRank = 256")]
     [InlineData("""{"batch_size":1000000}""", "config.max_seq_len", "Worker:Limits:MaxTokensPerStep = 1048576")]
     [InlineData("""{"grad_accum":1000000}""", "config.max_seq_len", "Worker:Limits:MaxTokensPerStep = 1048576")]
     [InlineData("""{"max_seq_len":100000000}""", "config.max_seq_len", "Worker:Limits:MaxTokensPerStep = 1048576")]
     [InlineData("""{"max_steps":2147483647}""", "config.max_steps", "Worker:Limits:MaxSteps = 1000000")]
     [InlineData("""{"epochs":1000000}""", "config.epochs", "Worker:Limits:MaxEpochs = 100")]
-    [InlineData("""{"device":"cuda"}""", "config.device", "not available on this server")]
     public async Task RequestOverAServerLimitIs400NamingTheLimit(string config, string field, string limit)
     {
-        Skip.If(config.Contains("cuda") && Spec.JobLimits.AvailableDevices.Contains("cuda"), "this build has the CUDA provider");
         var r = await host.A.PostAsync("/v1/jobs", Json($$"""{"model":"tiny","dataset":"pirate.jsonl","config":{{config}}}"""));
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         var body = await ReadJson(r);
@@ -138,6 +136,16 @@ public sealed class WorkerApiTests(ApiHost host) : IClassFixture<ApiHost>
         }
         await WaitAsync(host.Q, ids[0], j => State(j) == "cancelled");
         Assert.Equal(HttpStatusCode.Created, (await host.Q.PostAsync("/v1/jobs", Json("""{"kind":"noop"}"""))).StatusCode);
+    }
+
+    [SkippableFact]
+    public async Task DeviceThisBuildLacksFailsTheJobOnceWithoutRetry()
+    {
+        Skip.If(Spec.JobLimits.AvailableDevices.Contains(Onnx.Runtime.Device.Cuda), "this build has the CUDA provider");
+        var id = await SubmitAsync(host.A, """{"model":"tiny","dataset":"pirate.jsonl","config":{"max_steps":2,"runtime":{"device":"cuda"}}}""");
+        var job = await WaitAsync(host.A, id, j => State(j) is "succeeded" or "failed");
+        Assert.Equal(("failed", 1), (State(job), job.GetProperty("attempts").GetInt32()));
+        Assert.Contains("runtime.device 'cuda' is not available on this worker", job.GetProperty("error").GetString());
     }
 
     [Fact]

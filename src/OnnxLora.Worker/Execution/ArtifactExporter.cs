@@ -36,7 +36,7 @@ public static class ArtifactExporter
             {
                 LoraFold.Merge(source.OnnxDir, PeftAdapter.Load(adapterDir), folders.MergeDir);
             }
-            NameInsteadOfPaths(Path.Combine(folders.MergeDir, LoraFold.ModelFile), modelName);
+            NameInsteadOfPaths(Models.GenAiFolder.Open(folders.MergeDir).DecoderPath, modelName);
             string file = "merged." + spec.MergedFormat;
             Archive(folders.MergeDir, Path.Combine(folders.ArtifactsDir, file), spec.MergedFormat);
             files["merged"] = file;

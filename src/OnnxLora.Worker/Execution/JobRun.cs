@@ -94,7 +94,7 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         var spec = JobSpec.FromJson(job.Spec);
         var folders = JobFolders.For(options, job.Id);
         var config = TrainConfigLoader.ParseJson(spec.Config ?? "{}");
-        JobLimits.CheckDevice(config.Device); // a worker of another build may have taken the job
+        JobLimits.CheckDevice(config.Runtime.Device); // this build may lack it: fail once, no retry
         config = config with
         {
             Model = spec.Model,

@@ -1,7 +1,9 @@
-// Checks a parsed training config and its dataset against the server-wide caps (Worker:Limits) and the
-// devices this build can run, before a job is queued: a request over a limit is refused naming the limit and
-// its value; a device this build lacks is refused at once instead of failing on every retry.
+// Checks a parsed training config and its dataset against the server-wide caps (Worker:Limits) before a job is
+// queued: a request over a limit is refused naming the limit and its value. The device is checked where the job
+// runs (the node that takes a submission need not be the one with the GPU): a device its build lacks fails the
+// job once, as a permanent error, instead of on every retry.
 using Microsoft.ML.OnnxRuntime;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Config;
 
 namespace OnnxLora.Worker.Spec;
@@ -10,15 +12,14 @@ public static class JobLimits
 {
     private const string CudaProvider = "CUDAExecutionProvider";
 
-    private static readonly Lazy<IReadOnlyList<string>> s_devices = new(() =>
-        OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider) ? ["cpu", "cuda"] : ["cpu"]);
+    private static readonly Lazy<IReadOnlyList<Device>> s_devices = new(() =>
+        OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider) ? [Device.Cpu, Device.Cuda] : [Device.Cpu]);
 
     /// <summary>The devices this build of ONNX Runtime can train on.</summary>
-    public static IReadOnlyList<string> AvailableDevices => s_devices.Value;
+    public static IReadOnlyList<Device> AvailableDevices => s_devices.Value;
 
     public static void Check(TrainConfig c, string dataset, WorkerLimits limits)
     {
-        CheckDevice(c.Device);
         Cap("config.lora.r", c.Lora.R, limits.MaxRank, nameof(WorkerLimits.MaxRank));
         Cap("config.max_steps", c.MaxSteps ?? 0, limits.MaxSteps, nameof(WorkerLimits.MaxSteps));
         Cap("config.epochs", c.MaxSteps is null ? c.Epochs : 0, limits.MaxEpochs, nameof(WorkerLimits.MaxEpochs));
@@ -38,12 +39,12 @@ public static class JobLimits
     }
 
     /// <summary>Refuses a device this build cannot run (a permanent error: no retry would help).</summary>
-    public static void CheckDevice(string device)
+    public static void CheckDevice(Device device)
     {
         if (!AvailableDevices.Contains(device))
         {
-            throw new JobSpecException("config.device",
-                $"device '{ErrorText.Quote(device)}' is not available on this server (it has {string.Join(", ", AvailableDevices)})");
+            throw new JobSpecException("config.runtime.device",
+                $"runtime.device '{RuntimeNames.Of(device)}' is not available on this worker (it has {string.Join(", ", AvailableDevices.Select(RuntimeNames.Of))})");
         }
     }
 
