@@ -14,9 +14,15 @@ public static class RandomLlama
     public const double InitStd = 0.02;
 
     /// <summary>Preset names understood by <see cref="Preset"/>.</summary>
-    public static readonly string[] Presets = ["tiny", "bench-58m", "llama-3.2-1b", "llama-3-8b"];
+    public static readonly string[] Presets = ["tiny", "pretrain-8m", "bench-58m", "llama-3.2-1b", "llama-3-8b"];
 
-    /// <summary>"tiny" (vocab of the embedded tokenizer; quickstart) or "bench-58m" (benchmarks).</summary>
+    /// <summary>Vocabulary of the "pretrain-8m" preset: the BPE tokenizer tools/pretrain learns from its corpus.</summary>
+    public const int PretrainVocabSize = 4096;
+
+    /// <summary>
+    /// "tiny" (vocab of the embedded tokenizer; quickstart), "pretrain-8m" (the base tools/pretrain pretrains on
+    /// 2 CPU cores: 7.9 M parameters, same special-token ids as the embedded tokenizer) or "bench-58m" (benchmarks).
+    /// </summary>
     public static LlamaConfig Preset(string name) => name switch
     {
         "tiny" => new LlamaConfig
@@ -32,6 +38,20 @@ public static class RandomLlama
             BosTokenId = Tokenization.EmbeddedTokenizer.BosId,
             EosTokenIds = [Tokenization.EmbeddedTokenizer.EosId],
             PadTokenId = Tokenization.EmbeddedTokenizer.PadId,
+        },
+        "pretrain-8m" => new LlamaConfig
+        {
+            VocabSize = PretrainVocabSize,
+            HiddenSize = 256,
+            IntermediateSize = 688,
+            NumHiddenLayers = 8,
+            NumAttentionHeads = 8,
+            NumKeyValueHeads = 4,
+            HeadDim = 32,
+            MaxPositionEmbeddings = 1024,
+            BosTokenId = Tokenization.ByteLevelBpeWriter.BosId,
+            EosTokenIds = [Tokenization.ByteLevelBpeWriter.EosId],
+            PadTokenId = Tokenization.ByteLevelBpeWriter.PadId,
         },
         "bench-58m" => new LlamaConfig
         {

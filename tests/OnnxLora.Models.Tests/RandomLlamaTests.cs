@@ -65,4 +65,18 @@ public sealed class RandomLlamaTests : IDisposable
         Assert.Equal([344L, 128], inits[GenAiNames.Projection(3, "down_proj")].Dims);
         Assert.Equal([128L, 344], inits[GenAiNames.Projection(3, "up_proj")].Dims);
     }
+
+    [Fact]
+    public void PretrainPresetHasAbout8MParametersAndTheBpeWritersSpecialIds()
+    {
+        var c = RandomLlama.Preset("pretrain-8m");
+        long parameters = RandomLlama.TensorShapes(c).Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
+        // 8 layers x (q,k,v,o 196,608 + MLP 528,384 + 2 norms 512) + embed and lm_head 2 x 1,048,576 + norm 256
+        Assert.Equal(7_901_440, parameters);
+        Assert.Equal(RandomLlama.PretrainVocabSize, c.VocabSize);
+        Assert.Equal(OnnxLora.Models.Tokenization.ByteLevelBpeWriter.BosId, c.BosTokenId);
+        Assert.Equal(OnnxLora.Models.Tokenization.ByteLevelBpeWriter.PadId, c.PadTokenId);
+        Assert.Equal([OnnxLora.Models.Tokenization.ByteLevelBpeWriter.EosId], c.EosTokenIds);
+        Assert.Contains("pretrain-8m", RandomLlama.Presets);
+    }
 }
