@@ -1,36 +1,95 @@
 #!/usr/bin/env bash
-# Seed promise 3 ("performance preservation"), measured: LoRA r=16 vs full fine-tune on the same
-# model, data, steps and seed. Each run is its own process, so peak RSS is per run.
-# A random-init base has nothing to preserve, so the base is first pretrained (full fine-tune on
-# the first half of the shipped pirate data); the task is then the second half.
-# Usage: tools/lora-vs-full/run.sh [steps=200] [preset=tiny] [pretrain_steps=300]
+# Issue 17, measured: LoRA vs full fine-tuning on the pretrained base of tools/pretrain (English text, never
+# chat), fine-tuned on pirate-speech chat (the embedded pairs as user/assistant messages, rendered by the base
+# tokenizer's chat template; 10% held out). Methods: full; LoRA r=4/8/16/64 on all 7 projections (alpha = 2r);
+# LoRA r=16 on q_proj+v_proj. Each at 3 learning rates; every run has the same data order, batch, steps and
+# tokens. One process per run (peak RSS is its own). Prints the markdown table and writes it to $out/table.md.
+# Usage: tools/lora-vs-full/run.sh [steps=100] [base=runs/pretrained/model] [out=runs/lora-vs-full]
+#   JOBS=n runs n trainings at once (default 1: tokens/s are then comparable). ONNXLORA_THREADS as usual.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-steps="${1:-200}"; preset="${2:-tiny}"; pretrain="${3:-300}"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-field() { grep -E "$2" "$1" | head -1 | sed -E "s/.*$2 *([0-9.]+).*/\1/"; }
-cli=(dotnet run --project "$root/src/OnnxLora.Cli" -c Release --)
-dotnet build "$root/src/OnnxLora.Cli" -c Release -v q -nologo >/dev/null
-"${cli[@]}" init-model --preset "$preset" --onnx -o "$work/model" >/dev/null
-all="$root/src/OnnxLora.Training/Data/Embedded/pirate.jsonl"
-n=$(wc -l < "$all"); head -n $((n / 2)) "$all" > "$work/pretrain.jsonl"; tail -n +$((n / 2 + 1)) "$all" > "$work/task.jsonl"
-"${cli[@]}" train --model "$work/model" --data "$work/pretrain.jsonl" -o "$work/pre" --full-fine-tune true --lr 2e-3 \
-  --max-steps "$pretrain" --batch-size 8 --max-seq-len 128 --seed 1 --schedule cosine --warmup-steps 10 > "$work/pre.log"
-data="$work/task.jsonl"
-common=(--model "$work/pre/model" --data "$data" --max-steps "$steps" --batch-size 8 --max-seq-len 128
-        --val-split 0.1 --seed 0 --schedule cosine --warmup-steps 10)
-"${cli[@]}" train "${common[@]}" -o "$work/lora" --lora-r 16 --lora-alpha 32 --lr 3e-3 > "$work/lora.log"
-"${cli[@]}" train "${common[@]}" -o "$work/full" --full-fine-tune true --lr 1e-3 > "$work/full.log"
+steps="${1:-100}"; base="$(realpath -m "${2:-$root/runs/pretrained/model}")"; out="$(realpath -m "${3:-$root/runs/lora-vs-full}")"
+jobs="${JOBS:-1}"
+[ -f "$base/model.onnx" ] || { echo "$base/model.onnx: no pretrained base; run tools/pretrain/run.sh first" >&2; exit 2; }
+t0=$(date +%s)
 
-echo "base: $preset, pretrained $pretrain full-FT steps (eval loss $(field "$work/pre.log" 'eval loss after' || true)); task: $steps steps"
-printf '%-6s %-22s %-14s %-12s %-10s\n' mode trainable eval_loss tokens/s peak_MiB
-for m in lora full; do
-  log="$work/$m.log"
-  printf '%-6s %-22s %-14s %-12s %-10s\n' "$m" \
-    "$(grep -E '^trainable parameters' "$log" | sed -E 's/trainable parameters: //; s/ of .*\(/ (/')" \
-    "$(field "$log" 'eval loss after')" \
-    "$(grep -Eo '[0-9]+ tokens/s' "$log" | grep -Eo '[0-9]+')" \
-    "$(grep -Eo 'peak RSS [0-9]+' "$log" | grep -Eo '[0-9]+')"
+dotnet build "$root/src/OnnxLora.Cli" -c Release -v q -nologo >/dev/null
+dotnet build "$root/tools/pretrain" -c Release -v q -nologo >/dev/null
+cli="$root/artifacts/bin/OnnxLora.Cli/release/onnxlora"
+mkdir -p "$out"
+"$root/artifacts/bin/pretrain/release/pretrain" pirate-chat --out "$out/pirate-chat.jsonl" >/dev/null
+
+# method | train flags | learning rates
+methods=(
+  "full|--full-fine-tune true|1e-4 3e-4 1e-3"
+  "lora-r4|--lora-r 4 --lora-alpha 8|1e-3 3e-3 1e-2"
+  "lora-r8|--lora-r 8 --lora-alpha 16|1e-3 3e-3 1e-2"
+  "lora-r16|--lora-r 16 --lora-alpha 32|1e-3 3e-3 1e-2"
+  "lora-r64|--lora-r 64 --lora-alpha 128|1e-3 3e-3 1e-2"
+  "lora-r16-qv|--lora-r 16 --lora-alpha 32 --targets q_proj,v_proj|1e-3 3e-3 1e-2"
+)
+common=(--model "$base" --data "$out/pirate-chat.jsonl" --val-split 0.1 --max-steps "$steps" --batch-size 8
+        --max-seq-len 128 --seed 0 --schedule cosine --warmup-steps 10 --eval-every 20 --save-every 0 --keep-last 1)
+
+run_one() { # name lr flags...
+  local name="$1" lr="$2"; shift 2
+  local dir="$out/runs/$name-lr$lr"
+  if [ -f "$dir.done" ]; then return; fi
+  rm -rf "$dir"
+  /usr/bin/time -v -o "$dir.time" "$cli" train "${common[@]}" "$@" --lr "$lr" -o "$dir" > "$dir.log" 2>&1 \
+    || { echo "FAILED: $name lr $lr (see $dir.log)" >&2; return 1; }
+  touch "$dir.done"
+  echo "[$(( $(date +%s) - t0 ))s] $name lr $lr: best eval loss $(best_eval "$dir")"
+}
+best_eval() { grep -Eo '"eval_loss":[0-9.eE+-]+' "$1/metrics.jsonl" | cut -d: -f2 | sort -g | head -1; }
+mkdir -p "$out/runs"
+for m in "${methods[@]}"; do
+  IFS='|' read -r name flags lrs <<< "$m"
+  for lr in $lrs; do
+    # shellcheck disable=SC2086
+    run_one "$name" "$lr" $flags &
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  done
 done
-lora=$(field "$work/lora.log" 'eval loss after'); full=$(field "$work/full.log" 'eval loss after')
-echo "eval-loss ratio LoRA/full: $(awk -v a="$lora" -v b="$full" 'BEGIN { printf "%.3f", a / b }')"
+wait
+
+field() { grep -Eo "$2" "$1" | head -1 | grep -Eo '[0-9.]+' | head -1; }
+table="$out/table.md"
+{
+  echo "Base: $(basename "$(dirname "$base")")/model ($(grep -Eo '"parameters": [0-9]+' "$base/../corpus/stats.json" 2>/dev/null | grep -Eo '[0-9]+' || echo '?') parameters, pretrained)."
+  echo "Task: pirate chat, $(wc -l < "$out/pirate-chat.jsonl") user/assistant pairs, 10% held out; $steps steps x batch 8, cosine, seed 0. Best of 3 learning rates per method."
+  echo
+  echo "| method | trainable params | best LR | best eval loss | eval ppl | tokens/s | peak RSS | adapter size |"
+  echo "|---|---|---|---|---|---|---|---|"
+} > "$table"
+sweep="$out/sweep.md"
+{ echo "| method | LR | best eval loss | final eval loss |"; echo "|---|---|---|---|"; } > "$sweep"
+declare -A best_loss
+for m in "${methods[@]}"; do
+  IFS='|' read -r name flags lrs <<< "$m"
+  best=""; best_lr=""
+  for lr in $lrs; do
+    d="$out/runs/$name-lr$lr"; l=$(best_eval "$d")
+    echo "| $name | $lr | $l | $(grep -Eo '"eval_loss":[0-9.eE+-]+' "$d/metrics.jsonl" | tail -1 | cut -d: -f2) |" >> "$sweep"
+    if [ -z "$best" ] || awk -v a="$l" -v b="$best" 'BEGIN{exit !(a < b)}'; then best="$l"; best_lr="$lr"; fi
+  done
+  best_loss[$name]="$best"
+  d="$out/runs/$name-lr$best_lr"
+  trainable=$(grep -E '^trainable parameters' "$d.log" | sed -E 's/trainable parameters: //; s/ of .*\(/ (/')
+  if [ "$name" = full ]; then size=$(stat -c %s "$d/model/model.onnx.data"); else size=$(stat -c %s "$d/adapter/adapter_model.safetensors"); fi
+  printf '| %s | %s | %s | %.4f | %.3f | %s | %s MiB | %s |\n' "$name" "$trainable" "$best_lr" "$best" \
+    "$(awk -v a="$best" 'BEGIN{print exp(a)}')" "$(field "$d.log" '[0-9]+ tokens/s')" \
+    "$(( $(grep -E 'Maximum resident' "$d.time" | grep -Eo '[0-9]+$') / 1024 ))" \
+    "$(awk -v s="$size" 'BEGIN{ if (s >= 1048576) printf "%.1f MiB", s/1048576; else printf "%.0f KiB", s/1024 }')$([ "$name" = full ] && echo ' (whole model)')" >> "$table"
+done
+ratio=$(awk -v a="${best_loss[lora-r16]}" -v b="${best_loss[full]}" 'BEGIN{printf "%.3f", a / b}')
+{
+  echo
+  echo "LoRA r16 / full best eval loss: $ratio ($(awk -v r="$ratio" 'BEGIN{ if (r <= 1.05) print "within 5%: the claim holds here"; else printf "%.1f%% worse: the claim does not hold here", (r - 1) * 100 }'))."
+  echo
+  echo "Learning-rate sweep (best = lowest eval loss over the run's evaluations, every 20 steps and at the end):"
+  echo
+  cat "$sweep"
+} >> "$table"
+cat "$table"
+echo "(table written to $table; $(( $(date +%s) - t0 ))s in all, JOBS=$jobs)"
