@@ -4,11 +4,11 @@
 # tokenizer's chat template; 10% held out). Methods: full; LoRA r=4/8/16/64 on all 7 projections (alpha = 2r);
 # LoRA r=16 on q_proj+v_proj. Each at 3 learning rates; every run has the same data order, batch, steps and
 # tokens. One process per run (peak RSS is its own). Prints the markdown table and writes it to $out/table.md.
-# Usage: tools/lora-vs-full/run.sh [steps=100] [base=runs/pretrained/model] [out=runs/lora-vs-full]
+# Usage: tools/lora-vs-full/run.sh [steps=60] [base=runs/pretrained/model] [out=runs/lora-vs-full]
 #   JOBS=n runs n trainings at once (default 1: tokens/s are then comparable). ONNXLORA_THREADS as usual.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-steps="${1:-100}"; base="$(realpath -m "${2:-$root/runs/pretrained/model}")"; out="$(realpath -m "${3:-$root/runs/lora-vs-full}")"
+steps="${1:-60}"; base="$(realpath -m "${2:-$root/runs/pretrained/model}")"; out="$(realpath -m "${3:-$root/runs/lora-vs-full}")"
 jobs="${JOBS:-1}"
 [ -f "$base/model.onnx" ] || { echo "$base/model.onnx: no pretrained base; run tools/pretrain/run.sh first" >&2; exit 2; }
 t0=$(date +%s)
@@ -29,7 +29,7 @@ methods=(
   "lora-r16-qv|--lora-r 16 --lora-alpha 32 --targets q_proj,v_proj|1e-3 3e-3 1e-2"
 )
 common=(--model "$base" --data "$out/pirate-chat.jsonl" --val-split 0.1 --max-steps "$steps" --batch-size 8
-        --max-seq-len 128 --seed 0 --schedule cosine --warmup-steps 10 --eval-every 20 --save-every 0 --keep-last 1)
+        --max-seq-len 128 --seed 0 --schedule cosine --warmup-steps 10 --eval-every 15 --save-every 0 --keep-last 1)
 
 run_one() { # name lr flags...
   local name="$1" lr="$2"; shift 2
@@ -56,7 +56,7 @@ wait
 field() { grep -Eo "$2" "$1" | head -1 | grep -Eo '[0-9.]+' | head -1; }
 table="$out/table.md"
 {
-  echo "Base: $(basename "$(dirname "$base")")/model ($(grep -Eo '"parameters": [0-9]+' "$base/../corpus/stats.json" 2>/dev/null | grep -Eo '[0-9]+' || echo '?') parameters, pretrained)."
+  echo "Base: $base ($(grep -Eo '"parameters": [0-9]+' "$base/../corpus/stats.json" 2>/dev/null | grep -Eo '[0-9]+' || echo '?') parameters, pretrained)."
   echo "Task: pirate chat, $(wc -l < "$out/pirate-chat.jsonl") user/assistant pairs, 10% held out; $steps steps x batch 8, cosine, seed 0. Best of 3 learning rates per method."
   echo
   echo "| method | trainable params | best LR | best eval loss | eval ppl | tokens/s | peak RSS | adapter size |"
@@ -70,7 +70,7 @@ for m in "${methods[@]}"; do
   best=""; best_lr=""
   for lr in $lrs; do
     d="$out/runs/$name-lr$lr"; l=$(best_eval "$d")
-    echo "| $name | $lr | $l | $(grep -Eo '"eval_loss":[0-9.eE+-]+' "$d/metrics.jsonl" | tail -1 | cut -d: -f2) |" >> "$sweep"
+    printf "| %s | %s | %.4f | %.4f |\n" "$name" "$lr" "$l" "$(grep -Eo '"eval_loss":[0-9.eE+-]+' "$d/metrics.jsonl" | tail -1 | cut -d: -f2)" >> "$sweep"
     if [ -z "$best" ] || awk -v a="$l" -v b="$best" 'BEGIN{exit !(a < b)}'; then best="$l"; best_lr="$lr"; fi
   done
   best_loss[$name]="$best"
@@ -87,7 +87,7 @@ ratio=$(awk -v a="${best_loss[lora-r16]}" -v b="${best_loss[full]}" 'BEGIN{print
   echo
   echo "LoRA r16 / full best eval loss: $ratio ($(awk -v r="$ratio" 'BEGIN{ if (r <= 1.05) print "within 5%: the claim holds here"; else printf "%.1f%% worse: the claim does not hold here", (r - 1) * 100 }'))."
   echo
-  echo "Learning-rate sweep (best = lowest eval loss over the run's evaluations, every 20 steps and at the end):"
+  echo "Learning-rate sweep (best = lowest eval loss over the run's evaluations, every 15 steps and at the end):"
   echo
   cat "$sweep"
 } >> "$table"

@@ -73,7 +73,9 @@ static int Prepare(Args opts)
     }
     Console.WriteLine(string.Create(inv, $"tokenizer: byte-level BPE, {tokenizer.VocabSize} entries learned from the train documents [{sw.Elapsed.TotalSeconds:F1}s]"));
 
-    string hf = AtomicFolder.CreateTempBeside(Path.Combine(outDir, "init-hf"));
+    // A fixed scratch name: the importer records its source folder in model.onnx, so this keeps that file deterministic too.
+    string hf = Path.Combine(outDir, "init-hf");
+    AtomicFolder.TryDelete(hf);
     try
     {
         RandomLlama.Write(hf, config, seed);
