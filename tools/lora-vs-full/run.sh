@@ -2,7 +2,7 @@
 # Issue 17, measured: LoRA vs full fine-tuning on the pretrained base of tools/pretrain (English text, never
 # chat), fine-tuned on pirate-speech chat (the embedded pairs as user/assistant messages, rendered by the base
 # tokenizer's chat template; 10% held out). Methods: full; LoRA r=4/8/16/64 on all 7 projections (alpha = 2r);
-# LoRA r=16 on q_proj+v_proj. Each at 3 learning rates; every run has the same data order, batch, steps and
+# LoRA r=16 on q_proj+v_proj. Each at 3 learning rates (full and LoRA r16, which decide the claim, at 4); every run has the same data order, batch, steps and
 # tokens. One process per run (peak RSS is its own). Prints the markdown table and writes it to $out/table.md.
 # Usage: tools/lora-vs-full/run.sh [steps=60] [base=runs/pretrained/model] [out=runs/lora-vs-full]
 #   JOBS=n runs n trainings at once (default 1: tokens/s are then comparable). ONNXLORA_THREADS as usual.
@@ -21,10 +21,10 @@ mkdir -p "$out"
 
 # method | train flags | learning rates
 methods=(
-  "full|--full-fine-tune true|1e-4 3e-4 1e-3"
+  "full|--full-fine-tune true|1e-4 3e-4 1e-3 3e-3"
   "lora-r4|--lora-r 4 --lora-alpha 8|1e-3 3e-3 1e-2"
   "lora-r8|--lora-r 8 --lora-alpha 16|1e-3 3e-3 1e-2"
-  "lora-r16|--lora-r 16 --lora-alpha 32|1e-3 3e-3 1e-2"
+  "lora-r16|--lora-r 16 --lora-alpha 32|1e-3 3e-3 1e-2 3e-2"
   "lora-r64|--lora-r 64 --lora-alpha 128|1e-3 3e-3 1e-2"
   "lora-r16-qv|--lora-r 16 --lora-alpha 32 --targets q_proj,v_proj|1e-3 3e-3 1e-2"
 )
@@ -52,12 +52,13 @@ for m in "${methods[@]}"; do
   done
 done
 wait
+[ "$(ls "$out"/runs/*.done 2>/dev/null | wc -l)" -gt 0 ] || { echo "no run finished" >&2; exit 1; }
 
 field() { grep -Eo "$2" "$1" | head -1 | grep -Eo '[0-9.]+' | head -1; }
 table="$out/table.md"
 {
   echo "Base: $base ($(grep -Eo '"parameters": [0-9]+' "$base/../corpus/stats.json" 2>/dev/null | grep -Eo '[0-9]+' || echo '?') parameters, pretrained)."
-  echo "Task: pirate chat, $(wc -l < "$out/pirate-chat.jsonl") user/assistant pairs, 10% held out; $steps steps x batch 8, cosine, seed 0. Best of 3 learning rates per method."
+  echo "Task: pirate chat, $(wc -l < "$out/pirate-chat.jsonl") user/assistant pairs, 10% held out; $steps steps x batch 8, cosine, seed 0. Best of 3 learning rates per method (4 for full and lora-r16)."
   echo
   echo "| method | trainable params | best LR | best eval loss | eval ppl | tokens/s | peak RSS | adapter size |"
   echo "|---|---|---|---|---|---|---|---|"
@@ -69,11 +70,14 @@ for m in "${methods[@]}"; do
   IFS='|' read -r name flags lrs <<< "$m"
   best=""; best_lr=""
   for lr in $lrs; do
-    d="$out/runs/$name-lr$lr"; l=$(best_eval "$d")
+    d="$out/runs/$name-lr$lr"
+    if [ ! -f "$d.done" ]; then echo "| $name | $lr | not run | |" >> "$sweep"; continue; fi
+    l=$(best_eval "$d")
     printf "| %s | %s | %.4f | %.4f |\n" "$name" "$lr" "$l" "$(grep -Eo '"eval_loss":[0-9.eE+-]+' "$d/metrics.jsonl" | tail -1 | cut -d: -f2)" >> "$sweep"
     if [ -z "$best" ] || awk -v a="$l" -v b="$best" 'BEGIN{exit !(a < b)}'; then best="$l"; best_lr="$lr"; fi
   done
   best_loss[$name]="$best"
+  if [ -z "$best" ]; then echo "| $name | | not run | | | | | |" >> "$table"; continue; fi
   d="$out/runs/$name-lr$best_lr"
   trainable=$(grep -E '^trainable parameters' "$d.log" | sed -E 's/trainable parameters: //; s/ of .*\(/ (/')
   if [ "$name" = full ]; then size=$(stat -c %s "$d/model/model.onnx.data"); else size=$(stat -c %s "$d/adapter/adapter_model.safetensors"); fi
@@ -82,10 +86,10 @@ for m in "${methods[@]}"; do
     "$(( $(grep -E 'Maximum resident' "$d.time" | grep -Eo '[0-9]+$') / 1024 ))" \
     "$(awk -v s="$size" 'BEGIN{ if (s >= 1048576) printf "%.1f MiB", s/1048576; else printf "%.0f KiB", s/1024 }')$([ "$name" = full ] && echo ' (whole model)')" >> "$table"
 done
-ratio=$(awk -v a="${best_loss[lora-r16]}" -v b="${best_loss[full]}" 'BEGIN{printf "%.3f", a / b}')
+ratio=$(awk -v a="${best_loss[lora-r16]:-0}" -v b="${best_loss[full]:-0}" 'BEGIN{ if (a > 0 && b > 0) printf "%.3f", a / b; else print "n/a" }')
 {
   echo
-  echo "LoRA r16 / full best eval loss: $ratio ($(awk -v r="$ratio" 'BEGIN{ if (r <= 1.05) print "within 5%: the claim holds here"; else printf "%.1f%% worse: the claim does not hold here", (r - 1) * 100 }'))."
+  echo "LoRA r16 / full best eval loss: $ratio ($(awk -v r="$ratio" 'BEGIN{ if (r == "n/a") print "a run is missing"; else if (r <= 1.05) print "within 5%: the claim holds here"; else printf "%.1f%% worse: the claim does not hold here", (r - 1) * 100 }'))."
   echo
   echo "Learning-rate sweep (best = lowest eval loss over the run's evaluations, every 15 steps and at the end):"
   echo

@@ -2,13 +2,14 @@
 # Pretrains the pretrain-8m Llama from random init on WordNet glosses + fortune cookies with our own trainer
 # (full fine-tune mode), deterministically, into $out/model (a GenAI folder that train/merge/generate take).
 # Needs root once to apt-get the corpus packages (CI never runs this tool). Prints its own timings.
-# Usage: tools/pretrain/run.sh [out=runs/pretrained] [steps=1500] [seed=0]
-#   steps × 8 rows × 256 tokens is the token budget (1500 steps: 3.07 M token slots, ~0.66 epoch).
+# Usage: tools/pretrain/run.sh [out=runs/pretrained] [steps=1100] [seed=0]
+#   steps × 8 rows × 256 tokens is the token budget (1100 steps: 2.25 M token slots, ~0.48 epoch; ~30 min on
+#   2 quiet cores by the CPU time measured per step, see README.md).
 #   Environment: PRETRAIN_LR (2e-3), PRETRAIN_EVAL_EVERY (250), PRETRAIN_NO_BUILD=1 (use the built binaries),
 #   ONNXLORA_THREADS (ORT intra-op threads). An existing $out/init + $out/corpus for the same seed is reused.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-out="$(realpath -m "${1:-$root/runs/pretrained}")"; steps="${2:-1500}"; seed="${3:-0}"
+out="$(realpath -m "${1:-$root/runs/pretrained}")"; steps="${2:-1100}"; seed="${3:-0}"
 lr="${PRETRAIN_LR:-2e-3}"; eval_every="${PRETRAIN_EVAL_EVERY:-250}"
 warmup=$(( steps / 20 > 10 ? steps / 20 : 10 ))
 t0=$(date +%s)
