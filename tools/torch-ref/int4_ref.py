@@ -45,10 +45,12 @@ def roundf(x):
     return t + torch.sign(x) * (frac.abs() >= 0.5).to(x.dtype)
 
 
-def quantize_blockwise(w_kn, symmetric, block=BLOCK):
-    """w_kn: (K,N) float32, the MatMul weight [in, out] as the builder stores it.
-    Returns q4 (N,kb,block/2) uint8, scales (N*kb,) float32, zero_points (N*ceil(kb/2),) uint8 or None,
-    and the unpacked codes (N,kb*block) int64 (0 where K is padded)."""
+def quantize_blockwise(w_kn, symmetric, block=BLOCK, scale_dtype=torch.float32):
+    """w_kn: (K,N), the MatMul weight [in, out] as the builder stores it (float32, or float16 for fp16 models).
+    Returns q4 (N,kb,block/2) uint8, scales (N*kb,) in scale_dtype, zero_points (N*ceil(kb/2),) uint8 or None,
+    and the unpacked codes (N,kb*block) int64 (0 where K is padded). With scale_dtype float16 the scale is rounded
+    to fp16 before its reciprocal is taken (MLAS stores the scale, then reads it back); the asymmetric zero point
+    comes from the unrounded fp32 scale."""
     w_kn = w_kn.to(torch.float32)
     k, n = w_kn.shape
     kb = (k + block - 1) // block
@@ -71,6 +73,7 @@ def quantize_blockwise(w_kn, symmetric, block=BLOCK):
             zp_fp = torch.where(scale != 0, 0.0 - mn / torch.where(scale != 0, scale, torch.ones_like(scale)), mn)
             zp = torch.where(zp_fp < 0, torch.zeros_like(zp_fp),
                              torch.where(zp_fp > 15, torch.full_like(zp_fp, 15), roundf(zp_fp))).to(torch.int64)
+        scale = scale.to(scale_dtype).to(torch.float32)  # the stored scale
         recip = torch.where(scale != 0, 1.0 / torch.where(scale != 0, scale, torch.ones_like(scale)), torch.zeros_like(scale))
         x = blk * recip[:, None] + zp[:, None].to(torch.float32)
         q = roundf(x).clamp(0, 15).to(torch.int64)
@@ -83,7 +86,7 @@ def quantize_blockwise(w_kn, symmetric, block=BLOCK):
         padded = torch.full((n, 2 * ((kb + 1) // 2)), SYMMETRIC_ZERO_POINT, dtype=torch.int64)  # missing nibble = 8
         padded[:, :kb] = zps
         zero_points = (padded[:, 0::2] | (padded[:, 1::2] << 4)).to(torch.uint8).reshape(-1)
-    return q4, scales.reshape(-1), zero_points, codes
+    return q4, scales.reshape(-1).to(scale_dtype), zero_points, codes
 
 
 def dequantize(q4, scales, zero_points, k, n, block=BLOCK):
@@ -96,7 +99,7 @@ def dequantize(q4, scales, zero_points, k, n, block=BLOCK):
     else:
         zb = zero_points.to(torch.int64).view(n, -1)
         zp = torch.stack([zb & 0xF, zb >> 4], dim=-1).reshape(n, -1)[:, :kb]
-    s = scales.view(n, kb)
+    s = scales.to(torch.float32).view(n, kb)
     blk = torch.arange(k) // block
     return ((codes - zp[:, blk]).to(torch.float32) * s[:, blk]).t().contiguous()  # (K,N)
 
@@ -158,6 +161,26 @@ def quantize_model(weights, cfg, symmetric):
                 and (zp is None or torch.equal(zp, tensors[packed + "_zero_points"]))):
             sys.exit(f"error: {packed}: quantizing the packed weight differs from concatenating q, k, v")
     return tensors, dequant
+
+
+def quantize_fp16(weights, cfg, symmetric):
+    """An fp16 model's int4 tensors (the builder's `-p int4` for cuda/dml: fp16 weights, fp16 scales): every projection
+    and lm_head cast to float16 first, then quantized with fp16 scales; dequant./weight. check vectors as in fp32."""
+    tensors = {}
+    for module in projection_modules(cfg, lm_head=True):
+        w_kn = weights[module + ".weight"].t().contiguous().to(torch.float16)
+        k, n = w_kn.shape
+        q4, scales, zp, _ = quantize_blockwise(w_kn, symmetric, scale_dtype=torch.float16)
+        name = builder_weight_name(module)
+        tensors[name + "_Q4"], tensors[name + "_scales"] = q4, scales
+        if zp is not None:
+            tensors[name + "_zero_points"] = zp
+        d = dequantize(q4, scales, zp, k, n)
+        check_bound(d, w_kn.to(torch.float32), scales.to(torch.float32).view(n, -1), name)
+        if name in CHECK_WEIGHTS:
+            tensors["dequant." + name] = d
+            tensors["weight." + name] = w_kn
+    return tensors
 
 
 def check_bound(d, w, scales, name):
@@ -225,6 +248,11 @@ def main():
                                    "dequant.<w>/weight.<w> (K,N) float32"))
         rel = max(tl.rel_err(dequant[m], weights[m + ".weight"]) for m in dequant)
         print(f"wrote {path} ({os.path.getsize(path)} B); max |W-dequant|/max|W| over weights {rel:.3f}")
+        path16 = os.path.join(a.out, f"quantized_{kind}_fp16.safetensors")
+        tl.save_safetensors(path16, quantize_fp16(weights, cfg, sym), dict(meta_common, symmetric=sym, scale_dtype="float16",
+                            layout="as quantized_%s.safetensors, from the weights cast to float16; <w>_scales float16; "
+                                   "weight.<w> float16 (K,N), dequant.<w> float32 (K,N)" % kind))
+        print(f"wrote {path16} ({os.path.getsize(path16)} B)")
 
     for variant, (sym, lm_head) in VARIANTS.items():
         out, losses, replaced = reference(quantized[sym][1], lm_head, adapter, scaling, ref)
