@@ -1,0 +1,111 @@
+// One weight quantized to int4 while the model writer streams it out: the codes, scales and zero-point initializers
+// are generators that pull column strips of the float weight (bounded memory: one strip of K·S floats plus the
+// scales, 1/8 of the fp32 weight at block 32) from a ColumnStripSource and quantize them with Int4Quantizer.
+// Codes are written strip by strip; scales and zero points are kept from that pass for their own initializers
+// (recomputed if the writer asks for them first). It does not decide which weights to quantize or touch the graph.
+// K=in features, N=out features, S=columns per strip
+using System.Globalization;
+using OnnxLora.Onnx.Ir;
+
+namespace OnnxLora.Onnx.Quantization;
+
+public sealed class Int4StreamedWeight
+{
+    /// <summary>Floats per strip buffer (8 MB).</summary>
+    public const int StripFloats = 2 << 20;
+
+    private readonly ColumnStripSource _source;
+    private byte[]? _scales;
+    private byte[]? _zeroPoints;
+
+    public Int4StreamedWeight(string weight, Int4BlockLayout layout, ElementType scaleType, ColumnStripSource source)
+    {
+        Int4Quantizer.CheckScaleType(scaleType);
+        Weight = weight;
+        Layout = layout;
+        ScaleType = scaleType;
+        _source = source;
+    }
+
+    /// <summary>Name of the float weight; initializers are named after it (MatMulNBits.CodesName etc.).</summary>
+    public string Weight { get; }
+
+    public Int4BlockLayout Layout { get; }
+
+    public ElementType ScaleType { get; }
+
+    /// <summary>The builder's initializers: codes, scales and (asymmetric only) zero points.</summary>
+    public IReadOnlyList<Initializer> Initializers()
+    {
+        var list = new List<Initializer>
+        {
+            new(MatMulNBits.CodesName(Weight), ElementType.UInt8, Layout.CodeDims, TensorData.FromGenerator(Layout.CodeBytes, WriteCodes)),
+            new(MatMulNBits.ScalesName(Weight), ScaleType, Layout.ScaleDims,
+                TensorData.FromGenerator(Layout.ScaleCount * ScaleType.SizeInBytes(), WriteScales)),
+        };
+        if (!Layout.Symmetric)
+        {
+            list.Add(new(MatMulNBits.ZeroPointsName(Weight), ElementType.UInt8, Layout.ZeroPointDims,
+                TensorData.FromGenerator(Layout.ZeroPointBytes, WriteZeroPoints)));
+        }
+        return list;
+    }
+
+    private void WriteCodes(Stream dst)
+    {
+        var l = Layout;
+        int k = l.K, kb = l.BlocksPerColumn, esize = ScaleType.SizeInBytes();
+        int stripColumns = Math.Clamp(StripFloats / k, 1, l.N);
+        var strip = new float[(long)k * stripColumns];
+        var codes = new byte[(long)stripColumns * l.CodeBytesPerColumn];
+        var scales = new float[(long)stripColumns * kb];
+        var zeroPoints = new byte[(long)stripColumns * l.ZeroPointBytesPerColumn];
+        var column = new float[k];
+        var allScales = new byte[l.ScaleCount * esize];
+        var allZeroPoints = new byte[l.ZeroPointBytes];
+        for (int n0 = 0; n0 < l.N; n0 += stripColumns)
+        {
+            int count = Math.Min(stripColumns, l.N - n0);
+            var s = strip.AsSpan(0, k * count);
+            _source(n0, count, s);
+            try
+            {
+                Int4Quantizer.QuantizeStrip(s, count, l, ScaleType, codes, scales, zeroPoints, column, n0);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"weight '{Weight}': cannot quantize: {e.Message}", e);
+            }
+            dst.Write(codes, 0, count * l.CodeBytesPerColumn);
+            ElementConversion.FromFloat32(ScaleType, scales.AsSpan(0, count * kb), allScales.AsSpan(n0 * kb * esize, count * kb * esize));
+            if (!l.Symmetric)
+            {
+                int zb = l.ZeroPointBytesPerColumn;
+                zeroPoints.AsSpan(0, count * zb).CopyTo(allZeroPoints.AsSpan(n0 * zb));
+            }
+        }
+        _scales = allScales;
+        _zeroPoints = l.Symmetric ? null : allZeroPoints;
+    }
+
+    private void WriteScales(Stream dst)
+    {
+        if (_scales is null)
+        {
+            WriteCodes(Stream.Null);
+        }
+        dst.Write(_scales);
+        _scales = null;
+    }
+
+    private void WriteZeroPoints(Stream dst)
+    {
+        if (_zeroPoints is null)
+        {
+            WriteCodes(Stream.Null);
+        }
+        dst.Write(_zeroPoints ?? throw new InvalidOperationException(
+            string.Create(CultureInfo.InvariantCulture, $"weight '{Weight}': symmetric layout has no zero points")));
+        _zeroPoints = null;
+    }
+}
