@@ -15,6 +15,7 @@ internal static class Program
         root.Subcommands.Add(ParityCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(InitModelCommand.Create());
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());

@@ -1,5 +1,6 @@
-// `onnxlora merge --model <onnx-dir> --adapter <peft-dir> -o <out> [--unmerge]`: folds a PEFT adapter
-// into a GenAI folder (or takes it back out) and reports the adapter's size against the model's.
+// `onnxlora merge --model <onnx-dir> --adapter <peft-dir> -o <out> [--unmerge] [--quantize int4 ...]`: folds a PEFT
+// adapter into a GenAI folder (or takes it back out), optionally writing the result as int4 MatMulNBits, and reports
+// the adapter's size against the model's.
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Rewrite.Fold;
@@ -17,12 +18,37 @@ internal static class MergeCommand
         var adapter = new Option<string>("--adapter") { Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output folder (complete GenAI folder)", Required = true };
         var unmerge = new Option<bool>("--unmerge") { Description = "Subtract the adapter instead of adding it" };
-        var cmd = new Command("merge", "Fold a LoRA adapter into the model's weights (W += scaling·(B·A)ᵀ)") { model, adapter, output, unmerge };
+        var quantize = new Option<string?>("--quantize")
+        {
+            Description = "Quantize the merged weights: int4 (MatMulNBits, as the GenAI builder's -p int4; also onto an int4 base)",
+        };
+        var cmd = new Command("merge", "Fold a LoRA adapter into the model's weights (W += scaling·(B·A)ᵀ)") { model, adapter, output, unmerge, quantize };
+        var int4 = Int4Args.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
             var adapterDir = r.GetValue(adapter)!;
             var outDir = r.GetValue(output)!;
+            if (r.GetValue(quantize) is { } q)
+            {
+                if (q != "int4")
+                {
+                    throw new ArgumentException($"--quantize {q}: unsupported (only int4, MatMulNBits bits=4)");
+                }
+                if (r.GetValue(unmerge))
+                {
+                    throw new ArgumentException("--unmerge cannot be combined with --quantize (an int4 model cannot be unmerged exactly)");
+                }
+                var options = int4.Options(r);
+                var report = Int4Merge.Run(r.GetValue(model)!, PeftAdapter.Load(adapterDir), outDir, options, adapterDir,
+                    new SyncProgress(m => Console.Error.WriteLine("  " + m)));
+                Int4Args.Print(report, options, outDir, sw.Elapsed);
+                return 0;
+            }
+            if (int4.AnyGiven(r))
+            {
+                throw new ArgumentException("--block-size, --accuracy-level, --asymmetric and --pad-last-block need --quantize int4");
+            }
             var peft = PeftAdapter.Load(adapterDir);
             var targets = LoraFold.Merge(r.GetValue(model)!, peft, outDir, r.GetValue(unmerge), adapterDir);
             double adapterMb = FileSize(Path.Combine(adapterDir, PeftAdapter.WeightsFile)) / Mb;

@@ -2,9 +2,11 @@
 // are generators that pull column strips of the float weight (bounded memory: one strip of K·S floats plus the
 // scales, 1/8 of the fp32 weight at block 32) from a ColumnStripSource and quantize them with Int4Quantizer.
 // Codes are written strip by strip; scales and zero points are kept from that pass for their own initializers
-// (recomputed if the writer asks for them first). It does not decide which weights to quantize or touch the graph.
+// (recomputed if the writer asks for them first). Optionally it measures max |W − dequant(W)| on the way.
+// It does not decide which weights to quantize or touch the graph.
 // K=in features, N=out features, S=columns per strip
 using System.Globalization;
+using System.Numerics.Tensors;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Onnx.Quantization;
@@ -15,17 +17,30 @@ public sealed class Int4StreamedWeight
     public const int StripFloats = 2 << 20;
 
     private readonly ColumnStripSource _source;
+    private readonly bool _measureError;
+    private readonly Action? _started;
     private byte[]? _scales;
     private byte[]? _zeroPoints;
 
-    public Int4StreamedWeight(string weight, Int4BlockLayout layout, ElementType scaleType, ColumnStripSource source)
+    /// <param name="measureError">also dequantize each strip and keep max |W − dequant(W)| (<see cref="MaxAbsError"/>).</param>
+    /// <param name="started">called when the codes pass begins (progress).</param>
+    public Int4StreamedWeight(string weight, Int4BlockLayout layout, ElementType scaleType, ColumnStripSource source,
+        bool measureError = false, Action? started = null)
     {
         Int4Quantizer.CheckScaleType(scaleType);
         Weight = weight;
         Layout = layout;
         ScaleType = scaleType;
         _source = source;
+        _measureError = measureError;
+        _started = started;
     }
+
+    /// <summary>After the codes were written with measureError: max |W − dequant(W)| over the weight.</summary>
+    public float MaxAbsError { get; private set; }
+
+    /// <summary>After the codes were written with measureError: the largest |scale| (one quantization step).</summary>
+    public float MaxStep { get; private set; }
 
     /// <summary>Name of the float weight; initializers are named after it (MatMulNBits.CodesName etc.).</summary>
     public string Weight { get; }
@@ -63,6 +78,8 @@ public sealed class Int4StreamedWeight
         var column = new float[k];
         var allScales = new byte[l.ScaleCount * esize];
         var allZeroPoints = new byte[l.ZeroPointBytes];
+        var dequantized = _measureError ? new float[strip.Length] : null;
+        _started?.Invoke();
         for (int n0 = 0; n0 < l.N; n0 += stripColumns)
         {
             int count = Math.Min(stripColumns, l.N - n0);
@@ -76,6 +93,10 @@ public sealed class Int4StreamedWeight
             {
                 throw new InvalidDataException($"weight '{Weight}': cannot quantize: {e.Message}", e);
             }
+            if (dequantized is not null)
+            {
+                Measure(s, count, codes, scales, zeroPoints, dequantized);
+            }
             dst.Write(codes, 0, count * l.CodeBytesPerColumn);
             ElementConversion.FromFloat32(ScaleType, scales.AsSpan(0, count * kb), allScales.AsSpan(n0 * kb * esize, count * kb * esize));
             if (!l.Symmetric)
@@ -86,6 +107,19 @@ public sealed class Int4StreamedWeight
         }
         _scales = allScales;
         _zeroPoints = l.Symmetric ? null : allZeroPoints;
+    }
+
+    // Dequantizes the strip just quantized ((K,count) in the strip's own layout) and updates the error figures.
+    private void Measure(ReadOnlySpan<float> strip, int count, byte[] codes, float[] scales, byte[] zeroPoints, float[] dequantized)
+    {
+        var stripLayout = new Int4BlockLayout(Layout.K, count, Layout.BlockSize, Layout.Symmetric);
+        var d = dequantized.AsSpan(0, strip.Length);
+        Int4Dequantizer.Dequantize(stripLayout, codes, scales, Layout.Symmetric ? [] : zeroPoints, 0, Layout.K, 0, count, d);
+        for (int i = 0; i < d.Length; i++)
+        {
+            MaxAbsError = MathF.Max(MaxAbsError, MathF.Abs(d[i] - strip[i]));
+        }
+        MaxStep = MathF.Max(MaxStep, MathF.Abs(TensorPrimitives.MaxMagnitude(scales.AsSpan(0, count * Layout.BlocksPerColumn))));
     }
 
     private void WriteScales(Stream dst)

@@ -27,7 +27,8 @@ public static class MatMulNBits
 
     public static string ZeroPointsName(string weight) => weight + "_zero_points";
 
-    public static string NodeName(string matMulNode) => matMulNode + "_Q4";
+    /// <summary>"&lt;MatMul node&gt;_Q4"; an unnamed MatMul gives an unnamed node, as in the builder.</summary>
+    public static string NodeName(string matMulNode) => matMulNode.Length == 0 ? "" : matMulNode + "_Q4";
 
     public static bool Is(Node node) => node.OpType == OpType && node.Domain == Domain;
 

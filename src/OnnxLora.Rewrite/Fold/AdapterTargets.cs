@@ -14,6 +14,7 @@ public static class AdapterTargets
     public static IReadOnlyList<LoraTarget> Resolve(Graph graph, PeftAdapter adapter, string source)
     {
         var targets = new List<LoraTarget>();
+        IReadOnlyDictionary<string, LinearWeight>? linear = null;
         foreach (var name in adapter.Tensors.Keys)
         {
             if (Peft.IsB(name))
@@ -31,13 +32,24 @@ public static class AdapterTargets
             }
             var weight = WeightOf(module)
                 ?? throw new ModelFormatException($"{source}: adapter tensor '{name}' targets '{module}', which is not a Llama projection this model has");
-            if (!graph.Initializers.TryGetValue(weight, out var w))
+            long inF, outF;
+            if (graph.Initializers.TryGetValue(weight, out var w))
             {
-                throw new ModelFormatException($"{source}: adapter tensor '{name}' targets weight '{weight}', which the model does not have");
+                if (w.Dims.Length != 2)
+                {
+                    throw new ModelFormatException($"{source}: weight '{weight}' has rank {w.Dims.Length}, expected a 2-D [in,out] matrix");
+                }
+                (inF, outF) = (w.Dims[0], w.Dims[1]);
             }
-            if (w.Dims.Length != 2)
+            else
             {
-                throw new ModelFormatException($"{source}: weight '{weight}' has rank {w.Dims.Length}, expected a 2-D [in,out] matrix");
+                // Not a float initializer: an int4 (MatMulNBits) weight of that name, or nothing.
+                linear ??= LinearWeight.Find(graph, source);
+                if (!linear.TryGetValue(weight, out var lw))
+                {
+                    throw new ModelFormatException($"{source}: adapter tensor '{name}' targets weight '{weight}', which the model does not have");
+                }
+                (inF, outF) = (lw.In, lw.Out);
             }
             var bName = Peft.B(module);
             if (!adapter.Tensors.TryGetValue(bName, out var b))
@@ -45,7 +57,6 @@ public static class AdapterTargets
                 throw new ModelFormatException($"{source}: adapter has '{name}' but no '{bName}'");
             }
             var aShape = adapter.Tensors[name].Shape;
-            long inF = w.Dims[0], outF = w.Dims[1];
             if (aShape.Length != 2 || aShape[1] != inF)
             {
                 throw new ModelFormatException(

@@ -1,11 +1,14 @@
 // Fingerprint of the base weights an adapter was trained on: SHA-256 over the targeted weights'
-// names, dtypes, shapes and bytes (sorted by name). The trainer stores it in the adapter's
-// safetensors __metadata__; merge refuses an adapter whose fingerprint differs from the model's.
+// names, dtypes, shapes and bytes (sorted by name). A weight stored int4 (MatMulNBits) is hashed as
+// its stored tensors (<w>_Q4, <w>_scales, <w>_zero_points), so an int4 base and its float original
+// differ. The trainer stores it in the adapter's safetensors __metadata__; merge refuses an adapter
+// whose fingerprint differs from the model's.
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Quantization;
 
 namespace OnnxLora.Rewrite.Fold;
 
@@ -20,13 +23,9 @@ public static class BaseHash
     public static string Compute(Graph graph, IEnumerable<string> weights)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var name in weights.Distinct().Order(StringComparer.Ordinal))
+        foreach (var w in weights.Distinct().Order(StringComparer.Ordinal).SelectMany(name => Storage(graph, name)))
         {
-            if (!graph.Initializers.TryGetValue(name, out var w))
-            {
-                throw new ArgumentException($"base hash: the model has no weight '{name}'");
-            }
-            hash.AppendData(Encoding.UTF8.GetBytes($"{name}|{w.Type.OnnxName()}|{string.Join(",", w.Dims)}\n"));
+            hash.AppendData(Encoding.UTF8.GetBytes($"{w.Name}|{w.Type.OnnxName()}|{string.Join(",", w.Dims)}\n"));
             var bytes = w.Data.Span;
             for (int done = 0; done < bytes.Length; done += ChunkBytes)
             {
@@ -43,7 +42,8 @@ public static class BaseHash
         var shapes = new JsonObject();
         foreach (var name in list)
         {
-            var dims = graph.Initializers.TryGetValue(name, out var w) ? w.Dims : [];
+            var dims = graph.Initializers.TryGetValue(name, out var w) ? w.Dims
+                : graph.Initializers.TryGetValue(MatMulNBits.CodesName(name), out var codes) ? codes.Dims : [];
             shapes[name] = string.Join(",", dims.Select(d => d.ToString(CultureInfo.InvariantCulture)));
         }
         return new Dictionary<string, string>(StringComparer.Ordinal)
@@ -51,5 +51,20 @@ public static class BaseHash
             [HashKey] = Compute(graph, list),
             [ShapesKey] = shapes.ToJsonString(),
         };
+    }
+
+    /// <summary>The initializers that hold weight <paramref name="name"/>: itself, or its int4 codes, scales and zero points.</summary>
+    private static IEnumerable<Initializer> Storage(Graph graph, string name)
+    {
+        if (graph.Initializers.TryGetValue(name, out var w))
+        {
+            return [w];
+        }
+        if (graph.Initializers.TryGetValue(MatMulNBits.CodesName(name), out var codes))
+        {
+            return new[] { MatMulNBits.ScalesName(name), MatMulNBits.ZeroPointsName(name) }
+                .Select(n => graph.Initializers.GetValueOrDefault(n)).OfType<Initializer>().Prepend(codes).ToList();
+        }
+        throw new ArgumentException($"base hash: the model has no weight '{name}'");
     }
 }

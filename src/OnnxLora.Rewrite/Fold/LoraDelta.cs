@@ -42,13 +42,15 @@ public sealed class LoraDelta
     public float Scaling { get; }
 
     /// <summary>Row <paramref name="i"/> of Δ: dst (out) = s · Σ_k A[k,i] · Bᵀ[k,:].</summary>
-    public void ComputeRow(int i, Span<float> dst)
+    public void ComputeRow(int i, Span<float> dst) => ComputeRowSlice(i, 0, dst[..Out]);
+
+    /// <summary>Δ[i, col0 .. col0+dst.Length): the same operations per element as <see cref="ComputeRow"/>, so equal bits.</summary>
+    public void ComputeRowSlice(int i, int col0, Span<float> dst)
     {
-        dst = dst[..Out];
         dst.Clear();
         for (int k = 0; k < Rank; k++)
         {
-            TensorPrimitives.MultiplyAdd(_bt.AsSpan(k * Out, Out), _a[(k * In) + i], dst, dst);
+            TensorPrimitives.MultiplyAdd(_bt.AsSpan((k * Out) + col0, dst.Length), _a[(k * In) + i], dst, dst);
         }
         TensorPrimitives.Multiply(dst, Scaling, dst);
     }

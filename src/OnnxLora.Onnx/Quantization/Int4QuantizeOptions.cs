@@ -1,0 +1,25 @@
+// How to quantize weights to int4 MatMulNBits. The defaults are the GenAI model builder's for `-p int4 -e cpu`:
+// round-to-nearest, block 32, symmetric (no zero points), accuracy_level 4.
+namespace OnnxLora.Onnx.Quantization;
+
+public sealed record Int4QuantizeOptions
+{
+    public int BlockSize { get; init; } = Int4BlockLayout.DefaultBlockSize;
+
+    /// <summary>False writes one zero point per block (the builder's is_symmetric=false).</summary>
+    public bool Symmetric { get; init; } = true;
+
+    /// <summary>MatMulNBits' accuracy_level: an inference setting (4 lets the CPU kernel quantize activations to int8).</summary>
+    public int AccuracyLevel { get; init; } = MatMulNBits.BuilderCpuAccuracyLevel;
+
+    /// <summary>
+    /// A weight whose K the block size does not divide is refused unless this is set; then its last block is zero-padded
+    /// past K, as the builder's quantizer pads it.
+    /// </summary>
+    public bool PadPartialBlocks { get; init; }
+
+    /// <summary>Null when the options are usable, else why not (one line).</summary>
+    public string? Check() =>
+        Int4BlockLayout.CheckBlockSize(BlockSize)
+        ?? (AccuracyLevel is < 0 or > 4 ? $"accuracy_level {AccuracyLevel} is not one of 0..4 (MatMulNBits)" : null);
+}

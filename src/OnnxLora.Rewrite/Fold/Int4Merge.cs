@@ -1,0 +1,181 @@
+// Folds an adapter (or none: plain quantization) into a GenAI model folder and writes its linear weights as int4
+// MatMulNBits exactly as the GenAI builder's `-p int4` quantizes a float model: every MatMul with a constant 2-D float
+// weight (projections and lm_head; the builder's op_types_to_quantize=MatMul) becomes "<node>_Q4" reading
+// <w>_Q4/_scales[/_zero_points]; embeddings (Gather) stay float. The merged weight is rounded to the model's dtype
+// first, so the result equals `merge` followed by the builder's quantizer. On an int4 base, targeted weights are
+// dequantized, folded and requantized (the added error is measured); untouched int4 weights are copied byte for byte.
+// Every check runs before anything is written; weights stream strip by strip; the folder is published atomically.
+// K=in features, N=out features
+using System.Globalization;
+using OnnxLora.Models;
+using OnnxLora.Onnx.IO;
+using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Quantization;
+using OnnxLora.Rewrite.Lora;
+
+namespace OnnxLora.Rewrite.Fold;
+
+public static class Int4Merge
+{
+    /// <summary>Writes <paramref name="outDir"/>; <paramref name="adapter"/> null quantizes the model as it is.</summary>
+    public static Int4MergeReport Run(string onnxDir, PeftAdapter? adapter, string outDir, Int4QuantizeOptions options,
+        string adapterSource = "adapter", IProgress<string>? progress = null)
+    {
+        if (options.Check() is { } bad)
+        {
+            throw new ArgumentException(bad);
+        }
+        var modelPath = Path.Combine(onnxDir, LoraFold.ModelFile);
+        if (!File.Exists(modelPath))
+        {
+            throw new ModelFormatException($"{onnxDir}: no {LoraFold.ModelFile} (not an ONNX/GenAI model folder)");
+        }
+        var model = ModelReader.Load(modelPath);
+        var g = model.Graph;
+        var linear = LinearWeight.Find(g, modelPath);
+        IReadOnlyList<LoraTarget> targets = [];
+        var deltas = new Dictionary<string, LoraDelta>(StringComparer.Ordinal);
+        if (adapter is not null)
+        {
+            targets = AdapterTargets.Resolve(g, adapter, adapterSource);
+            LoraFold.CheckBase(g, adapter, targets, adapterSource);
+            foreach (var t in targets)
+            {
+                deltas[t.Weight] = new LoraDelta(adapter.Tensors[t.A].Data, adapter.Tensors[t.B].Data, t.Rank, (int)t.In, (int)t.Out, (float)t.Scaling);
+            }
+        }
+
+        // Plan and check everything before writing anything.
+        var plan = new List<(LinearWeight Weight, Int4BlockLayout Layout, LoraDelta? Delta)>();
+        var kept = new List<string>();
+        var readers = g.ConsumerIndex();
+        foreach (var w in linear.Values)
+        {
+            deltas.TryGetValue(w.Name, out var delta);
+            if (w.IsInt4 && delta is null)
+            {
+                kept.Add(w.Name);
+                continue;
+            }
+            var scaleType = ScaleType(w);
+            if (scaleType is not (ElementType.Float or ElementType.Float16))
+            {
+                throw new ModelFormatException(
+                    $"{modelPath}: weight '{w.Name}' is {scaleType.OnnxName()}; int4 MatMulNBits takes float32 or float16 models (import with --dtype float32 or float16)");
+            }
+            var layout = new Int4BlockLayout(w.In, w.Out, options.BlockSize, options.Symmetric);
+            if (layout.HasPartialBlock && !options.PadPartialBlocks)
+            {
+                throw new ModelFormatException(string.Create(CultureInfo.InvariantCulture,
+                    $"{modelPath}: block size {options.BlockSize} does not divide K={w.In} of weight '{w.Name}' (the builder would zero-pad its last block); use a block size that divides every K, or --pad-last-block to pad as the builder does"));
+            }
+            foreach (var stored in w.Storage)
+            {
+                if (readers.TryGetValue(stored.Name, out var r) && r.Count > 1)
+                {
+                    throw new ModelFormatException($"{modelPath}: weight '{stored.Name}' is read by {r.Count} nodes ({r[0]}, {r[1]}); a shared weight cannot be quantized for one reader");
+                }
+            }
+            plan.Add((w, layout, delta));
+        }
+
+        var streamed = new List<Int4StreamedWeight>();
+        int done = 0;
+        foreach (var (w, layout, delta) in plan)
+        {
+            var scaleType = ScaleType(w);
+            string label = string.Create(CultureInfo.InvariantCulture, $"[{done + 1}/{plan.Count}] {w.Name}");
+            done++;
+            var q = new Int4StreamedWeight(w.Name, layout, scaleType, MergedColumns(w, delta, scaleType), measureError: w.IsInt4,
+                started: () => progress?.Report($"{label} → int4{(delta is null ? "" : " (folded)")}{(w.IsInt4 ? " (requantized)" : "")}"));
+            streamed.Add(q);
+
+            int at = g.Nodes.IndexOf(w.Node);
+            string matMulName = w.IsInt4 && w.Node.Name.EndsWith("_Q4", StringComparison.Ordinal) ? w.Node.Name[..^3] : w.Node.Name;
+            g.Nodes[at] = MatMulNBits.CreateNode(matMulName, w.Node.Input(0), w.Name, w.Node.Outputs[0], layout, options.AccuracyLevel);
+
+            var old = w.Storage.Select(s => s.Name).ToList();
+            int position = g.Initializers.IndexOf(old[0]);
+            foreach (var name in old)
+            {
+                g.Initializers.Remove(name);
+            }
+            foreach (var init in q.Initializers())
+            {
+                g.Initializers.Insert(position++, init.Name, init);
+            }
+        }
+        model.EnsureOpset(Model.MicrosoftDomain, 1);
+        WriteFolder(onnxDir, model, outDir);
+
+        var requantized = streamed.Where(s => linear[s.Weight].IsInt4).ToList();
+        return new Int4MergeReport(targets,
+            streamed.Where(s => !linear[s.Weight].IsInt4).Select(s => s.Weight).ToList(),
+            requantized.Select(s => s.Weight).ToList(), kept,
+            requantized.Count == 0 ? 0 : requantized.Max(s => s.MaxAbsError),
+            requantized.Count == 0 ? 0 : requantized.Max(s => s.MaxStep));
+    }
+
+    // The dtype of W's values and of its int4 scales: the float weight's, or the int4 base's scales'.
+    private static ElementType ScaleType(LinearWeight w) => w.Int4?.ScaleType ?? w.Float!.Type;
+
+    // W[:, col0..] (+ Δ when folding), finite-checked and rounded to the model dtype as `merge` would have stored it.
+    private static ColumnStripSource MergedColumns(LinearWeight w, LoraDelta? delta, ElementType dtype)
+    {
+        float[]? d = null;
+        return (col0, count, strip) =>
+        {
+            w.ReadColumns(col0, count, strip);
+            if (delta is null)
+            {
+                return;
+            }
+            d ??= new float[w.Out];
+            for (int i = 0; i < w.In; i++)
+            {
+                var row = strip.Slice(i * count, count);
+                var dr = d.AsSpan(0, count);
+                delta.ComputeRowSlice(i, col0, dr);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, dr, row);
+                foreach (var v in row)
+                {
+                    if (!float.IsFinite(v))
+                    {
+                        throw new RewriteException(string.Create(CultureInfo.InvariantCulture, $"non-finite value in merged weight '{w.Name}' (row {i})"));
+                    }
+                }
+                if (dtype != ElementType.Float)
+                {
+                    for (int c = 0; c < row.Length; c++)
+                    {
+                        row[c] = Int4Quantizer.RoundToStorage(row[c], dtype);
+                    }
+                }
+            }
+        };
+    }
+
+    // The merged model plus every other file of the source folder, published atomically.
+    private static void WriteFolder(string onnxDir, Model model, string outDir)
+    {
+        var temp = AtomicFolder.CreateTempBeside(outDir);
+        try
+        {
+            ModelWriter.Save(model, Path.Combine(temp, LoraFold.ModelFile), new ExternalDataOptions { ReferenceFilesInOutputFolder = false });
+            foreach (var file in Directory.EnumerateFiles(onnxDir))
+            {
+                var name = Path.GetFileName(file);
+                if (name != LoraFold.ModelFile && !name.StartsWith(LoraFold.ModelFile + ".data", StringComparison.Ordinal) && !File.Exists(Path.Combine(temp, name)))
+                {
+                    File.Copy(file, Path.Combine(temp, name));
+                }
+            }
+            AtomicFolder.Replace(temp, outDir);
+        }
+        catch
+        {
+            AtomicFolder.TryDelete(temp);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,13 @@
+// What `merge --quantize int4` (and `quantize`) did: how many weights were quantized from float, requantized after a
+// fold onto an int4 base (with the error that added), or copied as int4, and the adapter targets folded.
+using OnnxLora.Rewrite.Lora;
+
+namespace OnnxLora.Rewrite.Fold;
+
+public sealed record Int4MergeReport(
+    IReadOnlyList<LoraTarget> Targets,
+    IReadOnlyList<string> Quantized,
+    IReadOnlyList<string> Requantized,
+    IReadOnlyList<string> KeptInt4,
+    float RequantizationMaxAbsError,
+    float RequantizationMaxStep);
