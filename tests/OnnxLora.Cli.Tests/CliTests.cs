@@ -6,7 +6,7 @@ public sealed class CliTests
 {
     public static readonly TheoryData<string> Commands =
     [
-        "import", "parity", "train", "merge", "init-model", "quickstart", "eval", "export-adapter", "generate", "chat", "tokenize", "bench-decode",
+        "import", "parity", "train", "merge", "quantize", "init-model", "quickstart", "eval", "export-adapter", "generate", "chat", "tokenize", "bench-decode",
     ];
 
     [Fact]
@@ -47,5 +47,49 @@ public sealed class CliTests
         Assert.Contains("adapter_config.json", lines[0], StringComparison.Ordinal);
         Assert.False(Directory.Exists(dir["out"]), "a failed merge left an output folder");
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(dir.Path), p => Path.GetFileName(p).Contains("out", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("int3")]
+    [InlineData("int8")]
+    public void MergeQuantizeOtherThanInt4FailsWithOneErrorLineAndNoOutput(string kind)
+    {
+        using var dir = new TempDir();
+        var r = CliProcess.Run("merge", "--model", Path.Combine(Fixture.Base), "--adapter", Fixture.Adapter, "-o", dir["out"], "--quantize", kind);
+        AssertOneErrorLine(r, $"--quantize {kind}: unsupported (only int4, MatMulNBits bits=4)");
+        Assert.False(Directory.Exists(dir["out"]));
+    }
+
+    [Fact]
+    public void Int4OptionsWithoutQuantizeAreRefused()
+    {
+        using var dir = new TempDir();
+        var r = CliProcess.Run("merge", "--model", Fixture.Base, "--adapter", Fixture.Adapter, "-o", dir["out"], "--block-size", "64");
+        AssertOneErrorLine(r, "need --quantize int4");
+        Assert.False(Directory.Exists(dir["out"]));
+    }
+
+    [Fact]
+    public void MergeQuantizeWithABlockSizeThatDoesNotDivideKFailsWithOneErrorLineAndNoOutput()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, CliProcess.Run("import", Fixture.Base, "-o", dir["model"]).ExitCode);
+        var r = CliProcess.Run("merge", "--model", dir["model"], "--adapter", Fixture.Adapter, "-o", dir["out"], "--quantize", "int4", "--block-size", "64");
+        AssertOneErrorLine(r, "block size 64 does not divide K=160 of weight 'model.layers.0.mlp.down_proj.MatMul.weight'");
+        Assert.False(Directory.Exists(dir["out"]));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(dir.Path), p => Path.GetFileName(p).Contains("out", StringComparison.Ordinal));
+
+        r = CliProcess.Run("merge", "--model", dir["model"], "--adapter", Fixture.Adapter, "-o", dir["out"], "--quantize", "int4");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("15 weights quantized, 0 requantized, 0 kept int4, 14 adapter targets folded", r.StdOut, StringComparison.Ordinal);
+    }
+
+    private static void AssertOneErrorLine(CliResult r, string expected)
+    {
+        Assert.Equal(1, r.ExitCode);
+        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error:", lines[0], StringComparison.Ordinal);
+        Assert.Contains(expected, lines[0], StringComparison.Ordinal);
     }
 }
