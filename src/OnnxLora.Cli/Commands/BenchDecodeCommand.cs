@@ -1,5 +1,5 @@
-// `onnxlora bench-decode --model <onnx-dir> --adapter <peft-dir>`: GenAI CPU decode tokens/s for base,
-// merged, and base + hot-swapped adapter (adapter-ready model), with ratios to base.
+// `onnxlora bench-decode --model <onnx-dir> --adapter <peft-dir> [--int4]`: GenAI CPU decode tokens/s for base,
+// merged, base + hot-swapped adapter (adapter-ready model) and optionally merged int4, with ratios to base.
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Inference;
@@ -15,7 +15,9 @@ internal static class BenchDecodeCommand
         var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 16 };
         var newTokens = new Option<int>("--tokens") { Description = "Tokens decoded per run", DefaultValueFactory = _ => 128 };
         var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => 5 };
-        var cmd = new Command("bench-decode", "Decode tokens/s: base vs merged vs hot-swapped adapter") { model, adapter, promptTokens, newTokens, repeats };
+        var int4 = new Option<bool>("--int4") { Description = "Also time the adapter merged into int4 MatMulNBits (merge --quantize int4 defaults)" };
+        var cmd = new Command("bench-decode", "Decode tokens/s: base vs merged vs hot-swapped adapter (vs merged int4)")
+            { model, adapter, promptTokens, newTokens, repeats, int4 };
         var runtime = RuntimeArgs.AddTo(cmd, device: false);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -23,7 +25,8 @@ internal static class BenchDecodeCommand
             try
             {
                 var rates = DecodeBenchmark.Run(r.GetValue(model)!, r.GetValue(adapter)!, work, r.GetValue(promptTokens), r.GetValue(newTokens),
-                    r.GetValue(repeats), new SyncProgress(m => Console.Error.WriteLine("  " + m)), runtime.Resolve(r));
+                    r.GetValue(repeats), new SyncProgress(m => Console.Error.WriteLine("  " + m)), runtime.Resolve(r),
+                    r.GetValue(int4) ? new Onnx.Quantization.Int4QuantizeOptions { PadPartialBlocks = true } : null);
                 double baseline = rates[0].TokensPerSecond, bestBaseline = rates[0].BestTokensPerSecond;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{"",-28} {"median",10} tok/s  {"× base",7}  {"best",10} tok/s  {"× base",7}   ({rates[0].Runs} runs of {rates[0].Tokens} tokens each)"));
