@@ -28,19 +28,33 @@ internal sealed class Int4Args
         Description = "Allow a block size that does not divide K: zero-pad the last block as the builder does (refused by default)",
     };
 
+    private readonly Option<bool> _quantizeEmbedding = new("--quantize-embedding")
+    {
+        Description = "Also store the embedding as int4 GatherBlockQuantized (the builder does so only for a tied embedding)",
+    };
+
+    private readonly Option<string[]> _exclude = new("--exclude")
+    {
+        Description = "Keep this weight float: a node or weight name, e.g. /lm_head/MatMul (repeatable; the builder's nodes_to_exclude)",
+        AllowMultipleArgumentsPerToken = true,
+    };
+
     public static Int4Args AddTo(Command cmd)
     {
         var a = new Int4Args();
+        cmd.Options.Add(a._exclude);
         cmd.Options.Add(a._blockSize);
         cmd.Options.Add(a._accuracyLevel);
         cmd.Options.Add(a._asymmetric);
         cmd.Options.Add(a._padLastBlock);
+        cmd.Options.Add(a._quantizeEmbedding);
         return a;
     }
 
     /// <summary>True when any int4 option was given (merge refuses them without --quantize).</summary>
     public bool AnyGiven(ParseResult r) =>
-        r.GetValue(_blockSize) is not null || r.GetValue(_accuracyLevel) is not null || r.GetValue(_asymmetric) || r.GetValue(_padLastBlock);
+        r.GetValue(_blockSize) is not null || r.GetValue(_accuracyLevel) is not null || r.GetValue(_asymmetric) || r.GetValue(_padLastBlock)
+        || r.GetValue(_quantizeEmbedding) || (r.GetValue(_exclude) ?? []).Length > 0;
 
     public Int4QuantizeOptions Options(ParseResult r)
     {
@@ -50,6 +64,8 @@ internal sealed class Int4Args
             AccuracyLevel = r.GetValue(_accuracyLevel) ?? MatMulNBits.BuilderCpuAccuracyLevel,
             Symmetric = !r.GetValue(_asymmetric),
             PadPartialBlocks = r.GetValue(_padLastBlock),
+            QuantizeEmbedding = r.GetValue(_quantizeEmbedding),
+            Exclude = (r.GetValue(_exclude) ?? []).ToHashSet(StringComparer.Ordinal),
         };
         return o.Check() is { } bad ? throw new ArgumentException(bad) : o;
     }
@@ -60,6 +76,7 @@ internal sealed class Int4Args
         Console.WriteLine(string.Create(inv,
             $"int4 (block {o.BlockSize}, {(o.Symmetric ? "symmetric" : "asymmetric")}, accuracy_level {o.AccuracyLevel}): " +
             $"{report.Quantized.Count} weights quantized, {report.Requantized.Count} requantized, {report.KeptInt4.Count} kept int4" +
+            $"{(report.KeptFloat.Count > 0 ? $", {report.KeptFloat.Count} kept float" : "")}" +
             $"{(report.Targets.Count > 0 ? $", {report.Targets.Count} adapter targets folded" : "")} → {outDir} in {elapsed.TotalSeconds:F1}s"));
         if (report.Requantized.Count > 0)
         {

@@ -47,7 +47,7 @@ internal static class MergeCommand
             }
             if (int4.AnyGiven(r))
             {
-                throw new ArgumentException("--block-size, --accuracy-level, --asymmetric and --pad-last-block need --quantize int4");
+                throw new ArgumentException("--block-size, --accuracy-level, --asymmetric, --pad-last-block, --quantize-embedding and --exclude need --quantize int4");
             }
             var peft = PeftAdapter.Load(adapterDir);
             var targets = LoraFold.Merge(r.GetValue(model)!, peft, outDir, r.GetValue(unmerge), adapterDir);

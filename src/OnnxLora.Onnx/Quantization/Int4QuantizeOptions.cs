@@ -18,6 +18,18 @@ public sealed record Int4QuantizeOptions
     /// </summary>
     public bool PadPartialBlocks { get; init; }
 
+    /// <summary>
+    /// Also store float embeddings (Gather of a 2-D weight) as int4 GatherBlockQuantized. Off by default: the builder
+    /// quantizes an embedding only when it is tied to an int4 lm_head.
+    /// </summary>
+    public bool QuantizeEmbedding { get; init; }
+
+    /// <summary>
+    /// Weights to keep in float, by weight or node name (the builder's nodes_to_exclude, e.g. /lm_head/MatMul or
+    /// lm_head.MatMul.weight). A name that matches nothing is an error.
+    /// </summary>
+    public IReadOnlySet<string> Exclude { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     /// <summary>Null when the options are usable, else why not (one line).</summary>
     public string? Check() =>
         Int4BlockLayout.CheckBlockSize(BlockSize)

@@ -50,17 +50,19 @@ public sealed class Int4StreamedWeight
     public ElementType ScaleType { get; }
 
     /// <summary>The builder's initializers: codes, scales and (asymmetric only) zero points.</summary>
-    public IReadOnlyList<Initializer> Initializers()
+    /// <param name="gatherLayout">shape them for GatherBlockQuantized (2-D, one row per embedding row) instead of MatMulNBits.</param>
+    public IReadOnlyList<Initializer> Initializers(bool gatherLayout = false)
     {
+        var (codeDims, scaleDims, zeroPointDims) = gatherLayout ? GatherBlockQuantized.Dims(Layout) : (Layout.CodeDims, Layout.ScaleDims, Layout.ZeroPointDims);
         var list = new List<Initializer>
         {
-            new(MatMulNBits.CodesName(Weight), ElementType.UInt8, Layout.CodeDims, TensorData.FromGenerator(Layout.CodeBytes, WriteCodes)),
-            new(MatMulNBits.ScalesName(Weight), ScaleType, Layout.ScaleDims,
+            new(MatMulNBits.CodesName(Weight), ElementType.UInt8, codeDims, TensorData.FromGenerator(Layout.CodeBytes, WriteCodes)),
+            new(MatMulNBits.ScalesName(Weight), ScaleType, scaleDims,
                 TensorData.FromGenerator(Layout.ScaleCount * ScaleType.SizeInBytes(), WriteScales)),
         };
         if (!Layout.Symmetric)
         {
-            list.Add(new(MatMulNBits.ZeroPointsName(Weight), ElementType.UInt8, Layout.ZeroPointDims,
+            list.Add(new(MatMulNBits.ZeroPointsName(Weight), ElementType.UInt8, zeroPointDims,
                 TensorData.FromGenerator(Layout.ZeroPointBytes, WriteZeroPoints)));
         }
         return list;

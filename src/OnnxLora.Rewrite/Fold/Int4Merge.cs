@@ -1,10 +1,11 @@
 // Folds an adapter (or none: plain quantization) into a GenAI model folder and writes its linear weights as int4
 // MatMulNBits exactly as the GenAI builder's `-p int4` quantizes a float model: every MatMul with a constant 2-D float
 // weight (projections and lm_head; the builder's op_types_to_quantize=MatMul) becomes "<node>_Q4" reading
-// <w>_Q4/_scales[/_zero_points]; embeddings (Gather) stay float. The merged weight is rounded to the model's dtype
-// first, so the result equals `merge` followed by the builder's quantizer. On an int4 base, targeted weights are
-// dequantized, folded and requantized (the added error is measured); untouched int4 weights are copied byte for byte.
-// Every check runs before anything is written; weights stream strip by strip; the folder is published atomically.
+// <w>_Q4/_scales[/_zero_points]; embeddings (Gather) stay float unless asked (then GatherBlockQuantized). The merged
+// weight is rounded to the model's dtype first, so the result equals `merge` followed by the builder's quantizer.
+// On an int4 base, targeted weights are dequantized, folded and requantized (the added error is measured); untouched
+// int4 weights are copied byte for byte. Every check runs before anything is written; weights stream strip by strip;
+// the folder is published atomically.
 // K=in features, N=out features
 using System.Globalization;
 using OnnxLora.Models;
@@ -48,10 +49,28 @@ public static class Int4Merge
         // Plan and check everything before writing anything.
         var plan = new List<(LinearWeight Weight, Int4BlockLayout Layout, LoraDelta? Delta)>();
         var kept = new List<string>();
+        var keptFloat = new List<string>();
         var readers = g.ConsumerIndex();
+        var unmatched = new HashSet<string>(options.Exclude, StringComparer.Ordinal);
         foreach (var w in linear.Values)
         {
             deltas.TryGetValue(w.Name, out var delta);
+            bool excluded = options.Exclude.Contains(w.Name) || options.Exclude.Contains(w.Node.Name);
+            unmatched.Remove(w.Name);
+            unmatched.Remove(w.Node.Name);
+            if (excluded && w.IsInt4)
+            {
+                throw new ModelFormatException($"{modelPath}: weight '{w.Name}' is int4 in this model; --exclude keeps float weights float, it does not dequantize");
+            }
+            if (excluded)
+            {
+                keptFloat.Add(w.Name);
+                if (delta is not null)
+                {
+                    g.Initializers[w.Name] = LoraFold.Merged(w.Float!, delta);
+                }
+                continue;
+            }
             if (w.IsInt4 && delta is null)
             {
                 kept.Add(w.Name);
@@ -79,6 +98,12 @@ public static class Int4Merge
             plan.Add((w, layout, delta));
         }
 
+        if (unmatched.Count > 0)
+        {
+            throw new ArgumentException($"--exclude {string.Join(", ", unmatched.Order(StringComparer.Ordinal))}: no MatMul weight or node of that name in {modelPath}");
+        }
+        var embeddings = options.QuantizeEmbedding ? PlanEmbeddings(g, options, readers, modelPath) : [];
+
         var streamed = new List<Int4StreamedWeight>();
         int done = 0;
         foreach (var (w, layout, delta) in plan)
@@ -105,15 +130,76 @@ public static class Int4Merge
                 g.Initializers.Insert(position++, init.Name, init);
             }
         }
+        foreach (var (gather, e, layout) in embeddings)
+        {
+            var q = new Int4StreamedWeight(e.Name, layout, e.Type, EmbeddingRows(e),
+                started: () => progress?.Report($"{e.Name} → int4 GatherBlockQuantized"));
+            g.Nodes[g.Nodes.IndexOf(gather)] = GatherBlockQuantized.CreateNode(gather.Name, e.Name, gather.Input(1), gather.Outputs[0], layout);
+            int position = g.Initializers.IndexOf(e.Name);
+            g.Initializers.Remove(e.Name);
+            foreach (var init in q.Initializers(gatherLayout: true))
+            {
+                g.Initializers.Insert(position++, init.Name, init);
+            }
+        }
         model.EnsureOpset(Model.MicrosoftDomain, 1);
         WriteFolder(onnxDir, model, outDir);
 
         var requantized = streamed.Where(s => linear[s.Weight].IsInt4).ToList();
         return new Int4MergeReport(targets,
             streamed.Where(s => !linear[s.Weight].IsInt4).Select(s => s.Weight).ToList(),
-            requantized.Select(s => s.Weight).ToList(), kept,
+            requantized.Select(s => s.Weight).ToList(), kept, keptFloat,
             requantized.Count == 0 ? 0 : requantized.Max(s => s.MaxAbsError),
             requantized.Count == 0 ? 0 : requantized.Max(s => s.MaxStep));
+    }
+
+    // Every Gather (axis 0) of a 2-D float32/float16 initializer read by nothing else: the embeddings to store int4.
+    private static List<(Node Gather, Initializer Weight, Int4BlockLayout Layout)> PlanEmbeddings(Graph g, Int4QuantizeOptions options,
+        Dictionary<string, List<Node>> readers, string modelPath)
+    {
+        var list = new List<(Node, Initializer, Int4BlockLayout)>();
+        foreach (var node in g.Nodes.Where(n => n.OpType == "Gather" && n.Domain.Length == 0 && n.GetInt("axis", 0) == 0))
+        {
+            if (!g.Initializers.TryGetValue(node.Input(0), out var e) || e.Dims.Length != 2 || !e.Type.IsFloating())
+            {
+                continue;
+            }
+            if (e.Type is not (ElementType.Float or ElementType.Float16))
+            {
+                throw new ModelFormatException($"{modelPath}: embedding '{e.Name}' is {e.Type.OnnxName()}; int4 GatherBlockQuantized takes float32 or float16");
+            }
+            if (readers[e.Name].Count > 1)
+            {
+                throw new ModelFormatException($"{modelPath}: embedding '{e.Name}' is read by {readers[e.Name].Count} nodes; a shared weight cannot be quantized for one reader");
+            }
+            var layout = new Int4BlockLayout(checked((int)e.Dims[1]), checked((int)e.Dims[0]), options.BlockSize, options.Symmetric);
+            if (GatherBlockQuantized.Check(layout) is { } reason)
+            {
+                throw new ModelFormatException($"{modelPath}: embedding '{e.Name}' cannot be stored int4: {reason}");
+            }
+            list.Add((node, e, layout));
+        }
+        return list;
+    }
+
+    // Embedding rows as quantizer columns: strip (hidden, count) = E[firstRow .. firstRow+count, :]ᵀ.
+    private static ColumnStripSource EmbeddingRows(Initializer e)
+    {
+        int hidden = checked((int)e.Dims[1]), elem = e.Type.SizeInBytes();
+        float[]? row = null;
+        return (row0, count, strip) =>
+        {
+            row ??= new float[hidden];
+            var all = e.Data.Span;
+            for (int c = 0; c < count; c++)
+            {
+                ElementConversion.ToFloat32(e.Type, all.Slice(checked((row0 + c) * hidden * elem), hidden * elem), row);
+                for (int k = 0; k < hidden; k++)
+                {
+                    strip[(k * count) + c] = row[k];
+                }
+            }
+        };
     }
 
     // The dtype of W's values and of its int4 scales: the float weight's, or the int4 base's scales'.

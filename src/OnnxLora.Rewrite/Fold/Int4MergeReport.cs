@@ -1,5 +1,6 @@
 // What `merge --quantize int4` (and `quantize`) did: how many weights were quantized from float, requantized after a
-// fold onto an int4 base (with the error that added), or copied as int4, and the adapter targets folded.
+// fold onto an int4 base (with the error that added), copied as int4 or kept float (--exclude), and the adapter
+// targets folded.
 using OnnxLora.Rewrite.Lora;
 
 namespace OnnxLora.Rewrite.Fold;
@@ -9,5 +10,6 @@ public sealed record Int4MergeReport(
     IReadOnlyList<string> Quantized,
     IReadOnlyList<string> Requantized,
     IReadOnlyList<string> KeptInt4,
+    IReadOnlyList<string> KeptFloat,
     float RequantizationMaxAbsError,
     float RequantizationMaxStep);

@@ -28,8 +28,7 @@ public static class LoraFold
             }
             var delta = new LoraDelta(adapter.Tensors[t.A].Data, adapter.Tensors[t.B].Data, t.Rank, (int)t.In, (int)t.Out,
                 (float)(unmerge ? -t.Scaling : t.Scaling));
-            g.Initializers[t.Weight] = new Initializer(w.Name, w.Type, w.Dims,
-                TensorData.FromGenerator(w.Data.Length, s => WriteMerged(w, delta, s))) { Extra = w.Extra };
+            g.Initializers[t.Weight] = Merged(w, delta);
         }
         folder.Write(model, outDir);
         return targets;
@@ -49,6 +48,10 @@ public static class LoraFold
                 $"{source}: adapter was trained on another base ({BaseHash.HashKey} {expected[..Math.Min(12, expected.Length)]}…, this model {actual[..12]}…)");
         }
     }
+
+    /// <summary>W + Δ as a new initializer of W's name, dtype and shape, computed row by row while it is written.</summary>
+    public static Initializer Merged(Initializer w, LoraDelta delta) =>
+        new(w.Name, w.Type, w.Dims, TensorData.FromGenerator(w.Data.Length, s => WriteMerged(w, delta, s))) { Extra = w.Extra };
 
     // W (in,out) row i: read → fp32, add Δ row, check finite, round once to W's dtype, write.
     private static void WriteMerged(Initializer w, LoraDelta delta, Stream dst)

@@ -56,14 +56,49 @@ public static class DeployedEvaluation
         return new DatasetEvaluation(sum / count, examples.Count, count);
     }
 
+    /// <summary>Logits (1,T,V) of the folder's decoder graph for one sequence, as float32.</summary>
+    public static float[] Logits(string modelDir, long[] ids, string device = "cpu")
+    {
+        using var session = Runtime.SessionFactory.Create(Path.Combine(modelDir, "model.onnx"), device);
+        return RunLogits(session, session.InputMetadata.Where(kv => kv.Key.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList(), ids);
+    }
+
     // Σ −log p(label[t] | tokens < t) over t ≥ 1 with label ≠ −100, and how many such t.
     private static (double Nll, int Count) ExampleNll(InferenceSession session, List<KeyValuePair<string, NodeMetadata>> pasts, TokenizedExample ex)
     {
         int t = ex.Length;
+        var logits = RunLogits(session, pasts, ex.InputIds);
+        int v = logits.Length / t;
+        double nll = 0;
+        int n = 0;
+        for (int i = 1; i < t; i++)
+        {
+            long label = ex.Labels[i];
+            if (label == TokenizedExample.IgnoreIndex)
+            {
+                continue;
+            }
+            var row = logits.AsSpan((i - 1) * v, v);
+            float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+            double z = 0;
+            foreach (var x in row)
+            {
+                z += Math.Exp(x - max);
+            }
+            nll += Math.Log(z) + max - row[(int)label];
+            n++;
+        }
+        return (nll, n);
+    }
+
+    // One run with an empty KV cache: logits (1,T,V).
+    private static float[] RunLogits(InferenceSession session, List<KeyValuePair<string, NodeMetadata>> pasts, long[] ids)
+    {
+        int t = ids.Length;
         var names = new List<string> { GenAiNames.InputIds, GenAiNames.AttentionMask };
         var values = new List<OrtValue>
         {
-            OrtValue.CreateTensorValueFromMemory(ex.InputIds, [1, t]),
+            OrtValue.CreateTensorValueFromMemory(ids, [1, t]),
             OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, t).ToArray(), [1, t]),
         };
         try
@@ -80,28 +115,7 @@ public static class DeployedEvaluation
                 });
             }
             using var results = session.Run(new RunOptions(), names, values, [GenAiNames.Logits]);
-            var logits = Runtime.OrtTensors.ToFloats(results[0]); // (1,T,V)
-            int v = logits.Length / t;
-            double nll = 0;
-            int n = 0;
-            for (int i = 1; i < t; i++)
-            {
-                long label = ex.Labels[i];
-                if (label == TokenizedExample.IgnoreIndex)
-                {
-                    continue;
-                }
-                var row = logits.AsSpan((i - 1) * v, v);
-                float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
-                double z = 0;
-                foreach (var x in row)
-                {
-                    z += Math.Exp(x - max);
-                }
-                nll += Math.Log(z) + max - row[(int)label];
-                n++;
-            }
-            return (nll, n);
+            return Runtime.OrtTensors.ToFloats(results[0]); // (1,T,V)
         }
         finally
         {

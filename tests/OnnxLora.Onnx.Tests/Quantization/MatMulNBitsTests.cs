@@ -51,6 +51,53 @@ public sealed class MatMulNBitsTests
         Assert.True(maxDiff <= KernelAbsTolerance, $"max |ORT − x·dequant(W)| = {maxDiff}");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void OrtGatherBlockQuantizedOnOurTensorsReturnsTheDequantizedRows(bool symmetric)
+    {
+        const int vocab = 37, hidden = 64;
+        var layout = new Int4BlockLayout(hidden, vocab, Block, symmetric); // embedding row v = quantizer column v
+        var e = Random(vocab * hidden, seed: 9);
+        var columns = new float[hidden * vocab]; // (K=hidden, N=vocab): the embedding transposed
+        for (int v = 0; v < vocab; v++)
+        {
+            for (int k = 0; k < hidden; k++)
+            {
+                columns[(k * vocab) + v] = e[(v * hidden) + k];
+            }
+        }
+        var q = Int4Quantizer.Quantize(columns, layout);
+        var graph = new Graph { Name = "one_gather" };
+        var (dataDims, scaleDims, zpDims) = GatherBlockQuantized.Dims(layout);
+        graph.AddInitializer(new Initializer("emb_Q4", ElementType.UInt8, dataDims, TensorData.FromBytes(q.Codes)));
+        graph.AddInitializer(new Initializer("emb_scales", ElementType.Float, scaleDims, TensorData.FromBytes(q.Scales)));
+        if (!symmetric)
+        {
+            graph.AddInitializer(new Initializer("emb_zero_points", ElementType.UInt8, zpDims, TensorData.FromBytes(q.ZeroPoints!)));
+        }
+        graph.Inputs.Add(Graph.MakeValueInfo("ids", ElementType.Int64, "batch", "time"));
+        graph.Outputs.Add(Graph.MakeValueInfo("y", ElementType.Float, "batch", "time", hidden));
+        graph.AddNode(GatherBlockQuantized.CreateNode("/embed/Gather", "emb", "ids", "y", layout));
+        var model = new Model(graph);
+        model.EnsureOpset(Model.MicrosoftDomain, 1);
+        using var dir = new TempDir();
+        ModelWriter.Save(model, dir["g.onnx"]);
+        long[] ids = [0, 5, 36, 5, 17, 1];
+        using var session = new InferenceSession(dir["g.onnx"]);
+        using var input = OrtValue.CreateTensorValueFromMemory(ids, [2, 3]);
+        using var results = session.Run(new RunOptions(), ["ids"], [input], ["y"]);
+        var y = results[0].GetTensorDataAsSpan<float>().ToArray();
+        var d = q.Dequantize(); // (hidden, vocab)
+        for (int i = 0; i < ids.Length; i++)
+        {
+            for (int k = 0; k < hidden; k++)
+            {
+                Assert.Equal(d[(k * vocab) + ids[i]], y[(i * hidden) + k]);
+            }
+        }
+    }
+
     [Fact]
     public void NodeHasTheBuilderNamesAttributesAndWiring()
     {

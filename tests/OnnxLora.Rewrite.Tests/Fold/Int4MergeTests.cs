@@ -196,6 +196,59 @@ public sealed class Int4MergeTests(ImportedFixture fx) : IClassFixture<ImportedF
     }
 
     [Fact]
+    public void EmbeddingIsStoredAsGatherBlockQuantizedWhenAskedEachRowWithinOneStep()
+    {
+        var outDir = fx.NewPath("q-embedding");
+        Int4Merge.Run(fx.BaseDir, PeftAdapter.Load(fx.AdapterDir), outDir, Exact with { QuantizeEmbedding = true });
+        var g = ModelReader.Load(Path.Combine(outDir, "model.onnx")).Graph;
+        Assert.DoesNotContain(GenAiNames.Embedding, g.Initializers.Keys);
+        var gather = g.Nodes.Single(n => n.OpType == GatherBlockQuantized.OpType);
+        Assert.Equal([MatMulNBits.CodesName(GenAiNames.Embedding), GenAiNames.InputIds, MatMulNBits.ScalesName(GenAiNames.Embedding)], gather.Inputs);
+        var codes = g.Initializers[MatMulNBits.CodesName(GenAiNames.Embedding)];
+        Assert.Equal([512L, 32L], codes.Dims); // (vocab, hidden/2)
+
+        var e = ModelReader.Load(Path.Combine(fx.BaseDir, "model.onnx")).Graph.Initializers[GenAiNames.Embedding].ToFloats(); // (512,64)
+        var layout = new Int4BlockLayout(64, 512, 32, symmetric: true);
+        var scales = g.Initializers[MatMulNBits.ScalesName(GenAiNames.Embedding)].ToFloats();
+        var d = new float[64 * 512]; // (hidden, vocab)
+        Int4Dequantizer.Dequantize(layout, codes.Data.Span, scales, [], 0, 64, 0, 512, d);
+        for (int v = 0; v < 512; v++)
+        {
+            for (int k = 0; k < 64; k++)
+            {
+                float step = MathF.Abs(scales[(v * 2) + (k / 32)]);
+                Assert.True(MathF.Abs(d[(k * 512) + v] - e[(v * 64) + k]) <= step * (1 + StepSlack), $"row {v}, [{k}]");
+            }
+        }
+        using var reference = SafetensorsFile.Open(Fixture.Reference);
+        var ids = reference.ReadInt64("input_ids");
+        var logits = GenAiLogits.Run(outDir, ids, reference.ReadInt64("attention_mask"), 2, ids.Length / 2);
+        Assert.All(logits, x => Assert.True(float.IsFinite(x)));
+    }
+
+    [Fact]
+    public void ExcludedWeightStaysFloatWithTheAdapterFoldedIn()
+    {
+        var adapter = PeftAdapter.Load(fx.AdapterDir);
+        var merged = fx.NewPath("merged-for-exclude");
+        LoraFold.Merge(fx.BaseDir, adapter, merged);
+        var outDir = fx.NewPath("exclude");
+        const string down = "model.layers.1.mlp.down_proj.MatMul.weight";
+        var report = Int4Merge.Run(fx.BaseDir, adapter, outDir, Exact with { Exclude = new HashSet<string> { "/lm_head/MatMul", down } });
+        Assert.Equal(["model.layers.1.mlp.down_proj.MatMul.weight", "lm_head.MatMul.weight"], report.KeptFloat);
+        var g = ModelReader.Load(Path.Combine(outDir, "model.onnx")).Graph;
+        var want = ModelReader.Load(Path.Combine(merged, "model.onnx")).Graph;
+        foreach (var name in report.KeptFloat)
+        {
+            Assert.True(g.Initializers[name].Data.Span.SequenceEqual(want.Initializers[name].Data.Span), $"{name} is not the float merge");
+        }
+        Assert.Equal(2, g.Nodes.Count(n => n.OpType == "MatMul"));
+
+        var e = AssertRefused<ArgumentException>(o => Int4Merge.Run(fx.BaseDir, adapter, o, Exact with { Exclude = new HashSet<string> { "/lm_head/Matmul" } }));
+        Assert.Contains("--exclude /lm_head/Matmul: no MatMul weight or node of that name", e.Message);
+    }
+
+    [Fact]
     public void NonFiniteFoldIsRefusedWithoutOutput()
     {
         var src = PeftAdapter.Load(fx.AdapterDir);
