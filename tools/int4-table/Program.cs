@@ -62,7 +62,7 @@ try
     var unhashed = new PeftAdapter { Settings = adapter.Settings, Tensors = adapter.Tensors };
     var requant = Int4Merge.Run(Dir("base-int4-acc0"), unhashed, Dir("merged-onto-int4-acc0"), exact, adapterDir);
 
-    long Size(string d) => Directory.EnumerateFiles(d, LoraFold.ModelFile + "*").Sum(f => new FileInfo(f).Length);
+    long Size(string d) => Directory.EnumerateFiles(d, OnnxLora.Models.GenAiFolder.DefaultDecoderFile + "*").Sum(f => new FileInfo(f).Length);
     long fp32Bytes = Size(Dir("merged-fp32")), int4Bytes = Size(Dir("merged-int4")), embBytes = Size(Dir("merged-int4-emb"));
 
     Log($"eval perplexity on {data} (first {maxExamples} examples, ≤ {maxSeqLen} tokens), each folder's own graph");
@@ -71,8 +71,8 @@ try
     double pplRequant = Ppl(Dir("merged-onto-int4-acc0")), pplEmb = Ppl(Dir("merged-int4-emb"));
 
     // Folding onto the int4 base vs quantizing the float merge directly: weights (dequantized) and logits.
-    var direct = LinearWeight.Find(ModelReader.Load(Path.Combine(Dir("merged-int4-acc0"), LoraFold.ModelFile)).Graph, "direct");
-    var onto = LinearWeight.Find(ModelReader.Load(Path.Combine(Dir("merged-onto-int4-acc0"), LoraFold.ModelFile)).Graph, "onto-int4");
+    var direct = LinearWeight.Find(ModelReader.Load(Path.Combine(Dir("merged-int4-acc0"), OnnxLora.Models.GenAiFolder.DefaultDecoderFile)).Graph, "direct");
+    var onto = LinearWeight.Find(ModelReader.Load(Path.Combine(Dir("merged-onto-int4-acc0"), OnnxLora.Models.GenAiFolder.DefaultDecoderFile)).Graph, "onto-int4");
     float maxWeightDiff = 0, maxStep = 0;
     foreach (var (weight, d) in direct)
     {

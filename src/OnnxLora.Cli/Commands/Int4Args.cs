@@ -84,7 +84,7 @@ internal sealed class Int4Args
                 $"requantization after the fold onto the int4 base: max |W' − (dequant(W) + ΔW)| = {report.RequantizationMaxAbsError:G3} " +
                 $"(largest step {report.RequantizationMaxStep:G3})"));
         }
-        double modelMb = Directory.EnumerateFiles(outDir, LoraFold.ModelFile + "*").Sum(f => new FileInfo(f).Length) / Mb;
+        double modelMb = Directory.EnumerateFiles(outDir, Models.GenAiFolder.DefaultDecoderFile + "*").Sum(f => new FileInfo(f).Length) / Mb;
         Console.WriteLine(string.Create(inv, $"model {modelMb:F2} MB"));
     }
 }

@@ -9,7 +9,6 @@
 // K=in features, N=out features
 using System.Globalization;
 using OnnxLora.Models;
-using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Quantization;
 using OnnxLora.Rewrite.Lora;
@@ -26,12 +25,9 @@ public static class Int4Merge
         {
             throw new ArgumentException(bad);
         }
-        var modelPath = Path.Combine(onnxDir, LoraFold.ModelFile);
-        if (!File.Exists(modelPath))
-        {
-            throw new ModelFormatException($"{onnxDir}: no {LoraFold.ModelFile} (not an ONNX/GenAI model folder)");
-        }
-        var model = ModelReader.Load(modelPath);
+        var folder = GenAiFolder.Open(onnxDir);
+        var modelPath = folder.DecoderPath;
+        var model = folder.LoadDecoder();
         var g = model.Graph;
         var linear = LinearWeight.Find(g, modelPath);
         IReadOnlyList<LoraTarget> targets = [];
@@ -143,7 +139,7 @@ public static class Int4Merge
             }
         }
         model.EnsureOpset(Model.MicrosoftDomain, 1);
-        WriteFolder(onnxDir, model, outDir);
+        folder.Write(model, outDir);
 
         var requantized = streamed.Where(s => linear[s.Weight].IsInt4).ToList();
         return new Int4MergeReport(targets,
@@ -239,29 +235,5 @@ public static class Int4Merge
                 }
             }
         };
-    }
-
-    // The merged model plus every other file of the source folder, published atomically.
-    private static void WriteFolder(string onnxDir, Model model, string outDir)
-    {
-        var temp = AtomicFolder.CreateTempBeside(outDir);
-        try
-        {
-            ModelWriter.Save(model, Path.Combine(temp, LoraFold.ModelFile), new ExternalDataOptions { ReferenceFilesInOutputFolder = false });
-            foreach (var file in Directory.EnumerateFiles(onnxDir))
-            {
-                var name = Path.GetFileName(file);
-                if (name != LoraFold.ModelFile && !name.StartsWith(LoraFold.ModelFile + ".data", StringComparison.Ordinal) && !File.Exists(Path.Combine(temp, name)))
-                {
-                    File.Copy(file, Path.Combine(temp, name));
-                }
-            }
-            AtomicFolder.Replace(temp, outDir);
-        }
-        catch
-        {
-            AtomicFolder.TryDelete(temp);
-            throw;
-        }
     }
 }

@@ -18,11 +18,7 @@ public static class DeployedEvaluation
     public static DatasetEvaluation Run(string modelDir, string data, int maxSeqLen, string? chatTemplate, int? maxExamples,
         RuntimeOptions? runtime = null)
     {
-        var modelPath = Path.Combine(modelDir, "model.onnx");
-        if (!File.Exists(modelPath))
-        {
-            throw new ModelFormatException($"{modelDir}: no model.onnx (--deployed needs an ONNX/GenAI model folder)");
-        }
+        var modelPath = GenAiFolder.Open(modelDir).DecoderPath;
         var tokenizer = TextTokenizer.Load(modelDir);
         var raw = JsonlDatasetReader.ReadFile(data);
         var template = raw.Any(r => r.Format == DatasetFormat.Messages) ? ChatTemplate.Resolve(chatTemplate, tokenizer.ChatTemplate) : null;
@@ -57,10 +53,18 @@ public static class DeployedEvaluation
     }
 
     /// <summary>Logits (1,T,V) of the folder's decoder graph for one sequence, as float32.</summary>
-    public static float[] Logits(string modelDir, long[] ids, string device = "cpu")
+    public static float[] Logits(string modelDir, long[] ids, RuntimeOptions? runtime = null)
     {
-        using var session = Runtime.SessionFactory.Create(Path.Combine(modelDir, "model.onnx"), device);
-        return RunLogits(session, session.InputMetadata.Where(kv => kv.Key.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList(), ids);
+        runtime ??= new RuntimeOptions();
+        var session = SessionFactory.Create(GenAiFolder.Open(modelDir).DecoderPath, runtime);
+        try
+        {
+            return RunLogits(session, session.InputMetadata.Where(kv => kv.Key.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList(), ids);
+        }
+        finally
+        {
+            SessionFactory.Release(session, runtime);
+        }
     }
 
     // Σ −log p(label[t] | tokens < t) over t ≥ 1 with label ≠ −100, and how many such t.
