@@ -44,6 +44,7 @@ public sealed class Int4GenAiTests(InferenceFixture fx) : IClassFixture<Inferenc
     private static List<int> FullSequenceGreedy(string dir, int[] prompt)
     {
         using var session = new InferenceSession(Path.Combine(dir, "model.onnx"));
+        using var run = new RunOptions(); // held for every call: Run passes only its handle to ORT
         var pasts = session.InputMetadata.Where(kv => kv.Key.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList();
         var seq = prompt.Select(x => (long)x).ToList();
         var result = new List<int>();
@@ -61,7 +62,7 @@ public sealed class Int4GenAiTests(InferenceFixture fx) : IClassFixture<Inferenc
                 names.Add(name);
                 values.Add(OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), [1, meta.Dimensions[1], 0, meta.Dimensions[3]]));
             }
-            using var outputs = session.Run(new RunOptions(), names, values, [GenAiNames.Logits]);
+            using var outputs = session.Run(run, names, values, [GenAiNames.Logits]);
             var logits = outputs[0].GetTensorDataAsSpan<float>(); // (1,T,V)
             int v = logits.Length / ids.Length;
             int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.Slice((ids.Length - 1) * v, v));

@@ -31,12 +31,15 @@ public static class DeployedEvaluation
         var session = SessionFactory.Create(modelPath, runtime);
         double sum = 0;
         long count = 0;
+        // One RunOptions held by `using` for every Run: the managed Run passes only its handle, so an options object
+        // created inline can be finalized by the GC while ORT still reads it (use-after-free, seen as rare SIGSEGVs).
+        using var run = new RunOptions();
         try
         {
             var pasts = session.InputMetadata.Where(kv => kv.Key.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList();
             foreach (var ex in examples)
             {
-                var (nll, n) = ExampleNll(session, pasts, ex);
+                var (nll, n) = ExampleNll(session, run, pasts, ex);
                 sum += nll;
                 count += n;
             }
@@ -57,9 +60,10 @@ public static class DeployedEvaluation
     {
         runtime ??= new RuntimeOptions();
         var session = SessionFactory.Create(GenAiFolder.Open(modelDir).DecoderPath, runtime);
+        using var run = new RunOptions();
         try
         {
-            return RunLogits(session, session.InputMetadata.Where(kv => kv.Key.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList(), ids);
+            return RunLogits(session, run, session.InputMetadata.Where(kv => kv.Key.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList(), ids);
         }
         finally
         {
@@ -68,10 +72,11 @@ public static class DeployedEvaluation
     }
 
     // Σ −log p(label[t] | tokens < t) over t ≥ 1 with label ≠ −100, and how many such t.
-    private static (double Nll, int Count) ExampleNll(InferenceSession session, List<KeyValuePair<string, NodeMetadata>> pasts, TokenizedExample ex)
+    private static (double Nll, int Count) ExampleNll(InferenceSession session, RunOptions run, List<KeyValuePair<string, NodeMetadata>> pasts,
+        TokenizedExample ex)
     {
         int t = ex.Length;
-        var logits = RunLogits(session, pasts, ex.InputIds);
+        var logits = RunLogits(session, run, pasts, ex.InputIds);
         int v = logits.Length / t;
         double nll = 0;
         int n = 0;
@@ -96,7 +101,7 @@ public static class DeployedEvaluation
     }
 
     // One run with an empty KV cache: logits (1,T,V).
-    private static float[] RunLogits(InferenceSession session, List<KeyValuePair<string, NodeMetadata>> pasts, long[] ids)
+    private static float[] RunLogits(InferenceSession session, RunOptions run, List<KeyValuePair<string, NodeMetadata>> pasts, long[] ids)
     {
         int t = ids.Length;
         var names = new List<string> { GenAiNames.InputIds, GenAiNames.AttentionMask };
@@ -118,7 +123,7 @@ public static class DeployedEvaluation
                     _ => OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), shape),
                 });
             }
-            using var results = session.Run(new RunOptions(), names, values, [GenAiNames.Logits]);
+            using var results = session.Run(run, names, values, [GenAiNames.Logits]);
             return Runtime.OrtTensors.ToFloats(results[0]); // (1,T,V)
         }
         finally

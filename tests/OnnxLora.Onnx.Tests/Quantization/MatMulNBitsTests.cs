@@ -31,7 +31,8 @@ public sealed class MatMulNBitsTests
         var x = Random(rows * k, seed: 7);
         using var session = new InferenceSession(path);
         using var input = OrtValue.CreateTensorValueFromMemory(x, [2, 5, k]);
-        using var results = session.Run(new RunOptions(), ["x"], [input], ["y"]);
+        using var run = new RunOptions(); // held: Run passes only its handle
+        using var results = session.Run(run, ["x"], [input], ["y"]);
         var y = results[0].GetTensorDataAsSpan<float>();
 
         var w = q.Dequantize();
@@ -86,7 +87,8 @@ public sealed class MatMulNBitsTests
         long[] ids = [0, 5, 36, 5, 17, 1];
         using var session = new InferenceSession(dir["g.onnx"]);
         using var input = OrtValue.CreateTensorValueFromMemory(ids, [2, 3]);
-        using var results = session.Run(new RunOptions(), ["ids"], [input], ["y"]);
+        using var run = new RunOptions(); // held: Run passes only its handle
+        using var results = session.Run(run, ["ids"], [input], ["y"]);
         var y = results[0].GetTensorDataAsSpan<float>().ToArray();
         var d = q.Dequantize(); // (hidden, vocab)
         for (int i = 0; i < ids.Length; i++)

@@ -11,6 +11,7 @@ internal static class GenAiLogits
     public static float[] Run(string modelDir, long[] ids, long[] mask, int batch, int time)
     {
         using var session = new InferenceSession(Path.Combine(modelDir, "model.onnx"));
+        using var run = new RunOptions(); // held for the call: Run passes only its handle to ORT
         var names = new List<string> { GenAiNames.InputIds, GenAiNames.AttentionMask };
         var values = new List<OrtValue>
         {
@@ -27,7 +28,7 @@ internal static class GenAiLogits
                     ? OrtValue.CreateTensorValueFromMemory(Array.Empty<Float16>(), shape)
                     : OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), shape));
             }
-            using var results = session.Run(new RunOptions(), names, values, [GenAiNames.Logits]);
+            using var results = session.Run(run, names, values, [GenAiNames.Logits]);
             var r = results[0];
             return r.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float16
                 ? r.GetTensorDataAsSpan<Float16>().ToArray().Select(h => h.ToFloat()).ToArray()
