@@ -60,6 +60,31 @@ public sealed class Int4MergeTests(ImportedFixture fx) : IClassFixture<ImportedF
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
+    public void Float16ModelQuantizesToTheFp16ReferenceBytesAndRuns(bool symmetric)
+    {
+        var fp16 = fx.NewPath("fp16");
+        Models.Import.HfImporter.Import(Path.Combine(Fixture.TinyLlama, "base"), fp16, ElementType.Float16);
+        var outDir = fx.NewPath("q-fp16");
+        var report = Int4Merge.Run(fp16, null, outDir, new Int4QuantizeOptions { Symmetric = symmetric });
+        var g = ModelReader.Load(Path.Combine(outDir, "model.onnx")).Graph;
+        using var reference = SafetensorsFile.Open(Path.Combine(Int4Data, $"quantized_{(symmetric ? "sym" : "asym")}_fp16.safetensors"));
+        foreach (var weight in report.Quantized)
+        {
+            Assert.Equal(ElementType.Float16, g.Initializers[MatMulNBits.ScalesName(weight)].Type);
+            foreach (var name in new[] { MatMulNBits.CodesName(weight), MatMulNBits.ScalesName(weight), MatMulNBits.ZeroPointsName(weight) }
+                .Where(reference.Contains))
+            {
+                Assert.True(reference.GetBytes(name).SequenceEqual(g.Initializers[name].Data.Span), $"{name} differs from the fp16 reference");
+            }
+        }
+        using var batch = SafetensorsFile.Open(Fixture.Reference);
+        var ids = batch.ReadInt64("input_ids");
+        Assert.All(GenAiLogits.Run(outDir, ids, batch.ReadInt64("attention_mask"), 2, ids.Length / 2), x => Assert.True(float.IsFinite(x)));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
     public void Int4ModelLogitsMatchPyTorchOnTheDequantizedWeights(bool symmetric)
     {
         var outDir = fx.NewPath("q-exact");
