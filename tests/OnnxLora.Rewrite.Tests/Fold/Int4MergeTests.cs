@@ -9,10 +9,11 @@ using OnnxLora.Onnx.Quantization;
 using OnnxLora.Onnx.Safetensors;
 using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
+using Xunit.Abstractions;
 
 namespace OnnxLora.Rewrite.Tests.Fold;
 
-public sealed class Int4MergeTests(ImportedFixture fx) : IClassFixture<ImportedFixture>
+public sealed class Int4MergeTests(ImportedFixture fx, ITestOutputHelper output) : IClassFixture<ImportedFixture>
 {
     /// <summary>fp32 logits of the int4 model in ORT (accuracy_level 0) vs PyTorch on the dequantized weights.</summary>
     private const double LogitsTolerance = 1e-4;
@@ -93,6 +94,7 @@ public sealed class Int4MergeTests(ImportedFixture fx) : IClassFixture<ImportedF
         var ids = reference.ReadInt64("input_ids");
         var logits = GenAiLogits.Run(outDir, ids, reference.ReadInt64("attention_mask"), 2, ids.Length / 2);
         double err = GenAiLogits.MaxAbs(logits, reference.ReadAsFloat32("base.logits"));
+        output.WriteLine($"{(symmetric ? "sym" : "asym")}: int4 logits (ORT MatMulNBits, accuracy_level 0) vs PyTorch on the dequantized weights: max abs {err:G3}");
         Assert.True(err <= LogitsTolerance, $"int4 logits vs PyTorch on dequantized weights: max abs {err}");
     }
 
@@ -128,6 +130,7 @@ public sealed class Int4MergeTests(ImportedFixture fx) : IClassFixture<ImportedF
         Assert.Equal(["lm_head.MatMul.weight"], report.KeptInt4);
         Assert.Empty(report.Quantized);
         Assert.True(report.RequantizationMaxAbsError > 0);
+        output.WriteLine($"requantization onto the int4 base: max |W' - (dequant(W) + dW)| {report.RequantizationMaxAbsError:G3}, largest step {report.RequantizationMaxStep:G3}");
         Assert.True(report.RequantizationMaxAbsError <= report.RequantizationMaxStep * (1 + StepSlack),
             $"requantization error {report.RequantizationMaxAbsError} exceeds one step {report.RequantizationMaxStep}");
 
