@@ -16,7 +16,7 @@ internal static class ParityCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "ONNX/GenAI folder, or a Hugging Face folder (imported to a temp dir first)", Required = true };
+        var model = new Option<string>("--model") { Description = "ONNX model folder (GenAI/builder or torch.onnx export) or .onnx file, or a Hugging Face folder (imported to a temp dir first)", Required = true };
         var batch = new Option<string>("--batch") { Description = "safetensors with input_ids, attention_mask, labels (and reference tensors)", Required = true };
         var output = new Option<string?>("--output", "-o") { Description = "Write our tensors to this safetensors file" };
         var adapter = new Option<string?>("--adapter") { Description = "PEFT adapter folder: adds lora.logits, lora.loss and grad.<name>" };
@@ -25,8 +25,9 @@ internal static class ParityCommand
         var refKey = new Option<string[]>("--reference-key") { Description = "ours=theirs, e.g. base.logits=merged.logits; when given, only these pairs are compared", AllowMultipleArgumentsPerToken = true };
         var lossChunks = new Option<int?>("--loss-chunks") { Description = "Trajectory: chunks of the loss along T (default: 8 on cuda for vocabularies ≥ 16384, else 1)" };
         var recomputeLogits = new Option<bool>("--recompute-logits") { Description = "Trajectory: recompute each loss chunk's logits in backward" };
+        var lossScale = new Option<float?>("--loss-scale") { Description = "Trajectory: dynamic loss scaling from this initial scale (fp16 bases, e.g. 1024)" };
         var cmd = new Command("parity", "Prove that our ONNX graphs compute what transformers/PEFT compute")
-            { model, batch, output, adapter, trajectory, compare, refKey, lossChunks, recomputeLogits };
+            { model, batch, output, adapter, trajectory, compare, refKey, lossChunks, recomputeLogits, lossScale };
         var runtime = RuntimeArgs.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -53,6 +54,9 @@ internal static class ParityCommand
                     ? throw new ArgumentException($"--loss-chunks must be ≥ 1, got {k}")
                     : r.GetValue(lossChunks),
                 RecomputeLogits = r.GetValue(recomputeLogits),
+                LossScale = r.GetValue(lossScale) is { } ls and (<= 0 or float.NaN)
+                    ? throw new ArgumentException($"--loss-scale must be > 0, got {ls}")
+                    : r.GetValue(lossScale),
             }, new SyncProgress(m => Console.Error.WriteLine("  " + m)));
             foreach (var (name, (data, shape)) in result.Outputs.OrderBy(k => k.Key, StringComparer.Ordinal))
             {

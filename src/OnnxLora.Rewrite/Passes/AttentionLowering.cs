@@ -31,6 +31,8 @@ public sealed class AttentionLowering
         }
         var shared = new GraphBuilder(g, "/lowered/attention_mask/");
         (string Bias, string Keep)? mask = null;
+        // Head sizes are read before any node is lowered: a query that a RotaryEmbedding rotates names its width only until then.
+        var headDims = targets.Where(n => n.OpType == "GroupQueryAttention").ToDictionary(n => n, n => HeadDim(g, n));
         foreach (var n in targets)
         {
             var b = new GraphBuilder(g, n.Name + "/lowered/");
@@ -41,7 +43,7 @@ public sealed class AttentionLowering
             else
             {
                 mask ??= BuildMask(shared, attentionMask, g, computeType);
-                LowerGqa(b, n, mask.Value.Bias, mask.Value.Keep, computeType);
+                LowerGqa(b, n, headDims[n], mask.Value.Bias, mask.Value.Keep, computeType);
             }
             g.Nodes.Remove(n);
         }
@@ -86,7 +88,25 @@ public sealed class AttentionLowering
         return (bias, keep);
     }
 
-    private static void LowerGqa(GraphBuilder b, Node n, string mask, string keep, ElementType computeType)
+    /// <summary>d: from the fused rotary's cos_cache (d/2 columns), else from the query's width over its heads.</summary>
+    private static long HeadDim(Graph g, Node n)
+    {
+        if (n.GetInt("do_rotary", 0) == 1)
+        {
+            return g.Initializers.TryGetValue(n.Input(7), out var cos)
+                ? cos.Dims[1] * 2
+                : throw new RewriteException($"{n}: cos_cache '{n.Input(7)}' is not an initializer");
+        }
+        long h = n.GetInt("num_heads", 0), kvh = n.GetInt("kv_num_heads", 0);
+        bool packed = n.Input(1).Length == 0 && n.Input(2).Length == 0;
+        long width = WidthOf(g, n.Input(0))
+            ?? throw new RewriteException($"{n}: cannot tell the head size (query '{n.Input(0)}' has no known width and there is no cos_cache)");
+        long heads = packed ? h + 2 * kvh : h;
+        return heads > 0 && width % heads == 0 ? width / heads
+            : throw new RewriteException($"{n}: query width {width} is not a multiple of {heads} heads");
+    }
+
+    private static void LowerGqa(GraphBuilder b, Node n, long d, string mask, string keep, ElementType computeType)
     {
         bool rotary = n.GetInt("do_rotary", 0) == 1;
         if (rotary && n.GetInt("rotary_interleaved", 0) != 0)
@@ -116,21 +136,6 @@ public sealed class AttentionLowering
         }
         var cosCache = n.Input(7);
         var sinCache = n.Input(8);
-        long d;
-        if (rotary)
-        {
-            if (!b.Graph.Initializers.TryGetValue(cosCache, out var cosInit))
-            {
-                throw new RewriteException($"{n}: cos_cache '{cosCache}' is not an initializer");
-            }
-            d = cosInit.Dims[1] * 2; // head dim
-        }
-        else
-        {
-            long width = WidthOf(b.Graph, n.Input(0))
-                ?? throw new RewriteException($"{n}: cannot tell the head size (query '{n.Input(0)}' has no known width and there is no cos_cache)");
-            d = width / (packed ? h + 2 * kvh : h);
-        }
         float scale = n.GetFloat("scale", 0f);
         if (scale == 0f)
         {
@@ -246,14 +251,18 @@ public sealed class AttentionLowering
             throw new RewriteException($"{n}: cos_cache '{n.Input(2)}' is not an initializer");
         }
         long d = cosInit.Dims[1] * 2;
-        int? rank = DeclaredRank(b.Graph, n.Input(0)) ?? DeclaredRank(b.Graph, n.Outputs[0]);
+        int? rank = DeclaredRank(b.Graph, n.Input(0)) ?? DeclaredRank(b.Graph, n.Outputs[0]) ?? (heads > 0 ? 3 : ProjectionRank(b.Graph, n.Input(0)));
+        if (rank is null)
+        {
+            throw new RewriteException($"{n}: cannot tell whether input '{n.Input(0)}' is (B,T,H·d) or (B,H,T,d): no declared shape and num_heads = 0");
+        }
         if (rank is not (null or 3 or 4))
         {
             throw new RewriteException($"{n}: input '{n.Input(0)}' has rank {rank}; RotaryEmbedding takes (B,T,H·d) or (B,H,T,d)");
         }
         var cos = b.Gather(n.Input(2), n.Input(1)); // (B,T,d/2)
         var sin = b.Gather(n.Input(3), n.Input(1));
-        if (rank == 3 || (rank is null && heads > 0))
+        if (rank == 3)
         {
             var x = b.Transpose(b.Reshape(n.Input(0), 0, 0, -1, d), 0, 2, 1, 3); // (B,H,T,d)
             var r = Rotate(b, x, b.Unsqueeze(cos, 1), b.Unsqueeze(sin, 1), d);
@@ -265,6 +274,9 @@ public sealed class AttentionLowering
             b.NodeWithOutputs("Identity", [r], [n.Outputs[0]]);
         }
     }
+
+    /// <summary>3 when <paramref name="value"/> is a linear projection's output (MatMul with a 2-D weight, maybe plus a bias): (B,T,H·d).</summary>
+    private static int? ProjectionRank(Graph g, string value) => WidthOf(g, value) is null ? null : 3;
 
     /// <summary>The rank <paramref name="value"/> is declared with (graph input/output or value_info), if any.</summary>
     private static int? DeclaredRank(Graph g, string value)

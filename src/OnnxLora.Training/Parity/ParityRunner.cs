@@ -29,6 +29,8 @@ public sealed record ParityOptions
     /// <summary>Loss chunks of the trajectory's training graph (null: the default for the vocabulary).</summary>
     public int? LossChunks { get; init; }
     public bool RecomputeLogits { get; init; }
+    /// <summary>Trajectory with dynamic loss scaling from this initial scale (mixed precision: fp16 bases), on the IOBinding engine.</summary>
+    public float? LossScale { get; init; }
 }
 
 /// <param name="NotCompared">Reference tensors (batch inputs aside) that no comparison read, with the reason.</param>
@@ -144,11 +146,15 @@ public static class ParityRunner
     {
         var traj = TrajectoryFile.Load(o.Trajectory!);
         var dir = Path.Combine(work, "trajectory");
-        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Runtime.Device };
+        var options = new TrainingGraphOptions
+        {
+            Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Runtime.Device,
+            LossScaling = o.LossScale is not null,
+        };
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);
         var initial = artifacts.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);
-        using var engine = new StepEngine(artifacts, initial, o.Runtime);
+        using var engine = new StepEngine(artifacts, initial, o.Runtime, o.LossScale is { } scale ? new DynamicLossScaler(initialScale: scale) : null);
         var losses = new float[traj.Steps.Count];
         for (int s = 0; s < traj.Steps.Count; s++)
         {
