@@ -29,7 +29,7 @@ public sealed record ParityOptions
     /// <summary>Loss chunks of the trajectory's training graph (null: the default for the vocabulary).</summary>
     public int? LossChunks { get; init; }
     public bool RecomputeLogits { get; init; }
-    /// <summary>Trajectory with dynamic loss scaling from this initial scale (mixed precision: fp16 bases), on the IOBinding engine.</summary>
+    /// <summary>Trajectory with dynamic loss scaling from this initial scale (mixed precision: fp16 bases).</summary>
     public float? LossScale { get; init; }
 }
 
