@@ -78,7 +78,7 @@ public static class ParityRunner
                 outputs.Select(kv => SafetensorsTensor.FromFloat32(kv.Key, kv.Value.Item1, kv.Value.Item2)).ToList(),
                 new Dictionary<string, string> { ["producer"] = "onnxlora parity" });
         }
-        var (comparisons, notCompared, noReference) = Compare(o, batch, outputs);
+        var (comparisons, notCompared, noReference) = Compare(o, outputs);
         return new ParityResult(outputs, comparisons, notCompared, noReference);
     }
 
@@ -181,12 +181,12 @@ public static class ParityRunner
     }
 
     private static (List<ParityComparison> Compared, List<ParityGap> NotCompared, List<ParityGap> NoReference) Compare(
-        ParityOptions o, ParityBatch batch, Dictionary<string, (float[] Data, long[] Shape)> outputs)
+        ParityOptions o, Dictionary<string, (float[] Data, long[] Shape)> outputs)
     {
         var list = new List<ParityComparison>();
         var noReference = new List<ParityGap>();
         using var reference = SafetensorsFile.Open(o.Batch);
-        foreach (var (name, (data, shape)) in outputs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (name, (data, _)) in outputs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             // With explicit --reference-key pairs only those pairs are compared (e.g. a merged model has no reference loss).
             if (o.ReferenceKeys.Count > 0 && !o.ReferenceKeys.ContainsKey(name))
@@ -198,7 +198,7 @@ public static class ParityRunner
             if (name == "trajectory.losses" && o.Trajectory is not null)
             {
                 var traj = TrajectoryFile.Load(o.Trajectory);
-                list.Add(Diff(name, o.Trajectory + ":losses", data, traj.Losses, null));
+                list.Add(Diff(name, o.Trajectory + ":losses", data, traj.Losses));
                 continue;
             }
             if (!reference.Contains(refName))
@@ -211,9 +211,9 @@ public static class ParityRunner
             {
                 throw new InvalidDataException($"{o.Batch}: reference '{refName}' has {refData.Length} values, ours '{name}' has {data.Length}");
             }
-            // Logits are compared only where attention_mask = 1 (padding rows are undefined in both).
-            bool[]? keep = name.EndsWith(".logits", StringComparison.Ordinal) ? RowMask(batch, shape) : null;
-            list.Add(Diff(name, refName, data, refData, keep));
+            // Logits are compared at every position, pads included: a pad query that sees no key outputs zeros from attention
+            // (SDPA, transformers 5), so its logits are defined, and the last pad's prediction of the first real token is in the loss.
+            list.Add(Diff(name, refName, data, refData));
         }
         var compared = list.Select(c => c.Reference).ToHashSet(StringComparer.Ordinal);
         var notCompared = reference.Names
@@ -243,29 +243,11 @@ public static class ParityRunner
         return $"no output of ours is named '{ours}'";
     }
 
-    private static bool[] RowMask(ParityBatch batch, long[] shape)
-    {
-        long v = shape[^1];
-        var keep = new bool[batch.Batch * batch.Time * v];
-        for (int i = 0; i < batch.Batch * batch.Time; i++)
-        {
-            if (batch.AttentionMask[i] != 0)
-            {
-                Array.Fill(keep, true, (int)(i * v), (int)v);
-            }
-        }
-        return keep;
-    }
-
-    private static ParityComparison Diff(string name, string refName, float[] ours, float[] reference, bool[]? keep)
+    private static ParityComparison Diff(string name, string refName, float[] ours, float[] reference)
     {
         double maxAbs = 0, maxRef = 0;
         for (int i = 0; i < ours.Length; i++)
         {
-            if (keep is not null && !keep[i])
-            {
-                continue;
-            }
             maxAbs = Math.Max(maxAbs, Math.Abs((double)ours[i] - reference[i]));
             if (double.IsNaN(ours[i]) != double.IsNaN(reference[i]))
             {
