@@ -35,8 +35,9 @@ public sealed record ParityOptions
 
 /// <param name="NotCompared">Reference tensors (batch inputs aside) that no comparison read, with the reason.</param>
 /// <param name="NoReference">Our outputs that were compared with nothing, with the reason.</param>
+/// <param name="ComputeType">The model's activation dtype (fp16/bf16 models are checked against fp32 references at looser limits).</param>
 public sealed record ParityResult(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Outputs, IReadOnlyList<ParityComparison> Comparisons,
-    IReadOnlyList<ParityGap> NotCompared, IReadOnlyList<ParityGap> NoReference);
+    IReadOnlyList<ParityGap> NotCompared, IReadOnlyList<ParityGap> NoReference, Onnx.Ir.ElementType ComputeType = Onnx.Ir.ElementType.Float);
 
 public sealed record ParityComparison(string Name, string Reference, double MaxAbs, double MaxAbsReference)
 {
@@ -51,9 +52,10 @@ public static class ParityRunner
         using var source = ModelSource.Resolve(o.Model, progress);
         var outputs = new Dictionary<string, (float[], long[])>(StringComparer.Ordinal);
         var work = Path.Combine(Path.GetTempPath(), "onnxlora-parity-" + Guid.NewGuid().ToString("N")[..12]);
+        Onnx.Ir.ElementType computeType;
         try
         {
-            RunBase(source, batch, work, o.Runtime, outputs);
+            computeType = RunBase(source, batch, work, o.Runtime, outputs);
             if (o.Adapter is not null)
             {
                 var adapter = PeftAdapter.Load(o.Adapter);
@@ -79,10 +81,11 @@ public static class ParityRunner
                 new Dictionary<string, string> { ["producer"] = "onnxlora parity" });
         }
         var (comparisons, notCompared, noReference) = Compare(o, outputs);
-        return new ParityResult(outputs, comparisons, notCompared, noReference);
+        return new ParityResult(outputs, comparisons, notCompared, noReference, computeType);
     }
 
-    private static void RunBase(ModelSource source, ParityBatch batch, string work, RuntimeOptions runtime, Dictionary<string, (float[], long[])> outputs)
+    private static Onnx.Ir.ElementType RunBase(ModelSource source, ParityBatch batch, string work, RuntimeOptions runtime,
+        Dictionary<string, (float[], long[])> outputs)
     {
         var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, });
         var path = Path.Combine(work, "base", "eval_model.onnx");
@@ -99,6 +102,7 @@ public static class ParityRunner
         {
             SessionFactory.Release(session, runtime);
         }
+        return graph.ComputeType;
     }
 
     private static void RunAdapter(ModelSource source, ParityBatch batch, PeftAdapter adapter, ParityOptions o, string work,
