@@ -1,5 +1,5 @@
-// Turns an inference graph into a training forward graph: standard ops at the opset our nodes need, no
-// KV cache, positions 0..T-1 computed in the graph, attention and norms in standard ops, and attention rows
+// Turns an inference graph into a training forward graph: standard ops at the opset our nodes need (Gemm as
+// MatMul + Add), no KV cache, positions 0..T-1 computed in the graph, attention and norms in standard ops, and attention rows
 // that see no key giving zeros (SDPA semantics) whether the attention was a contrib op (AttentionLowering)
 // or already standard ops (torch.onnx/optimum exports: MaskedRowZeroing). Any contrib op left afterwards
 // fails here, naming the node. It does not inject LoRA or add the loss.
@@ -22,6 +22,7 @@ public sealed class TrainingLowering
         }
         var computeType = ComputeType(model);
         bool modified = OpsetUpgrade.Run(model).Modified;
+        modified |= GemmLowering.Run(model).Modified;
         modified |= KvCacheRemoval.Run(model).Modified;
         modified |= PositionIdsRange.Run(model).Modified;
         bool lowered = AttentionLowering.Run(model, computeType: computeType).Modified;
@@ -63,7 +64,23 @@ public sealed class TrainingLowering
     /// <summary>The declared type of the logits output (float32 if absent).</summary>
     public static ElementType LogitsType(Model model)
     {
-        var logits = model.Graph.Outputs.FirstOrDefault(o => o.Name == GenAiNames.Logits) ?? model.Graph.Outputs.FirstOrDefault();
+        var logits = model.Graph.Outputs.FirstOrDefault(o => o.Name == LogitsOutput(model.Graph));
         return logits is null ? ElementType.Float : Graph.TypeOf(logits).Element;
+    }
+
+    /// <summary>
+    /// The output holding the logits: "logits" (the builder, transformers/optimum), else the only output that is not a KV-cache
+    /// "present.*" one; anything else fails naming the outputs found.
+    /// </summary>
+    public static string LogitsOutput(Graph g)
+    {
+        if (g.Outputs.Any(o => o.Name == GenAiNames.Logits))
+        {
+            return GenAiNames.Logits;
+        }
+        var candidates = g.Outputs.Where(o => !o.Name.StartsWith(KvCacheRemoval.PresentPrefix, StringComparison.Ordinal)).ToList();
+        return candidates.Count == 1 ? candidates[0].Name
+            : throw new RewriteException(
+                $"no graph output named '{GenAiNames.Logits}' and {candidates.Count} other outputs ({string.Join(", ", candidates.Select(o => o.Name))}); cannot tell which one holds the logits");
     }
 }

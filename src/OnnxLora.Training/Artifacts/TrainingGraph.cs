@@ -20,6 +20,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
         // (the builder's bf16 graphs cast them to fp32 at the end).
         var computeType = TrainingLowering.ComputeType(model);
         var logitsType = TrainingLowering.LogitsType(model);
+        var logits = TrainingLowering.LogitsOutput(model.Graph);
         TrainingLowering.Run(model);
         var g = model.Graph;
         IReadOnlyList<LoraTarget> targets = [];
@@ -42,14 +43,20 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
                 parameters.Add(new TrainableParameter(t.B, [t.Out, t.Rank], null));
             }
         }
-        var logits = GenAiNames.Logits;
         int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == Device.Cuda);
         var loss = CausalLmLoss.Add(g, logits, logitsType: logitsType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();
         g.Outputs.Add(Graph.MakeValueInfo(loss, ElementType.Float));
-        if (o.OutputLogits)
+        if (o.OutputLogits && logits == GenAiNames.Logits)
         {
+            g.Outputs.Add(logitsInfo);
+        }
+        else if (o.OutputLogits)
+        {
+            // An export that calls its logits otherwise: ours are always "logits".
+            g.AddNode(new Node("Identity", g.UniqueName("/logits/Identity"), [logits], [GenAiNames.Logits]));
+            logitsInfo.Name = GenAiNames.Logits;
             g.Outputs.Add(logitsInfo);
         }
         IReadOnlyDictionary<string, string> grads = new Dictionary<string, string>();

@@ -1,8 +1,8 @@
 // Builder variants beyond the default layout: tied embeddings (shared_embeddings=true: Transpose+Gather of
 // lm_head.MatMul.weight) against our import of the tied checkpoint; Qwen2-style q/k/v biases kept through the
 // packed qkv_proj/Add (against the unpacked layout and ORT's own GroupQueryAttention run of the builder graph);
-// and bf16 with the builder's fp32 logits Cast, whose training graph must type-check (ORT CPU has no bf16
-// kernels, so the check is that session creation gets past ONNX type checking and stops at kernel lookup).
+// and bf16 with the builder's fp32 logits Cast, whose training graph and adapter-ready model must type-check (ORT CPU
+// has no bf16 kernels, so the check is that session creation gets past ONNX type checking and stops at kernel lookup).
 using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
@@ -87,6 +87,27 @@ public sealed class ExporterVariantTests(ExporterFolders fx) : IClassFixture<Exp
         using var dir = new TempDir();
         ArtifactWriter.Save(graph.Model, dir["training_model.onnx"]);
         var e = Assert.ThrowsAny<OnnxRuntimeException>(() => new InferenceSession(dir["training_model.onnx"]).Dispose());
+        Assert.DoesNotContain("Type Error", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Could not find an implementation", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bf16AdapterReadyModelAndAdapterAreBf16AndTypeCheck()
+    {
+        var adapter = PeftAdapter.Load(Fixture.Adapter);
+        var ready = fx.NewPath("ready-bf16");
+        AdapterReadyModel.Build(fx.PackedBf16, adapter.Settings, ready);
+        var file = Path.Combine(ready, "fixture" + OnnxAdapterWriter.Extension);
+        AdapterExport.WriteOnnxAdapter(adapter, fx.PackedBf16, file);
+        var g = ModelReader.Load(Path.Combine(ready, "model.onnx")).Graph;
+        var loraInputs = g.Inputs.Where(i => i.Name.Contains(".lora_", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(loraInputs);
+        Assert.All(loraInputs, i => Assert.Equal(ElementType.BFloat16, Graph.TypeOf(i).Element));
+        Assert.All(loraInputs, i => Assert.Equal(ElementType.BFloat16, g.Initializers[i.Name].Type)); // zero defaults of the same type
+        // The adapter file's parameters carry ONNX's bfloat16 type number (16); ORT matches them to the inputs by name and type.
+        var bytes = File.ReadAllBytes(file);
+        Assert.Equal("TORT", System.Text.Encoding.ASCII.GetString(bytes, 4, 4));
+        var e = Assert.ThrowsAny<OnnxRuntimeException>(() => new InferenceSession(Path.Combine(ready, "model.onnx")).Dispose());
         Assert.DoesNotContain("Type Error", e.Message, StringComparison.Ordinal);
         Assert.Contains("Could not find an implementation", e.Message, StringComparison.Ordinal);
     }
