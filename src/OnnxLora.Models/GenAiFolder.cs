@@ -86,7 +86,7 @@ public sealed class GenAiFolder
         return onnx.Count switch
         {
             1 => onnx[0],
-            0 => throw new ModelFormatException($"{dir}: no .onnx model in the folder (not an ONNX/GenAI model folder)"),
+            0 => throw new ModelFormatException($"{dir}: no {DefaultDecoderFile} (not an ONNX/GenAI model folder)"),
             _ => throw new ModelFormatException(
                 $"{dir}: {onnx.Count} .onnx files ({string.Join(", ", onnx)}) and no {GenAiConfigFile} naming the decoder; pass the decoder's .onnx file itself"),
         };

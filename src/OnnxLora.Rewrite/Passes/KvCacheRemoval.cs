@@ -65,9 +65,16 @@ public sealed class KvCacheRemoval
         return new PassResult(model, g.Inputs.Count + g.Outputs.Count != before);
     }
 
-    // (B, K, P, d): the first symbolic axis after the batch is the past length (2 in builder and optimum layouts).
+    // (B, K, P, d): the axis named for the past length ("past_sequence_length"), else the first symbolic one after the batch.
     private static int SequenceAxis(Dim[] dims)
     {
+        for (int i = 1; i < dims.Length; i++)
+        {
+            if (dims[i].Symbol is { } s && (s.Contains("past", StringComparison.OrdinalIgnoreCase) || s.Contains("seq", StringComparison.OrdinalIgnoreCase)))
+            {
+                return i;
+            }
+        }
         for (int i = 1; i < dims.Length; i++)
         {
             if (dims[i].Value is null)
