@@ -91,6 +91,15 @@ public sealed class ExporterVariantTests(ExporterFolders fx) : IClassFixture<Exp
         Assert.Contains("Could not find an implementation", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>As TrainingGraphShapeTests for our import: the packed Split and the block-diagonal LoRA B keep every shape static.</summary>
+    [Fact]
+    public void PackedBuilderTrainingGraphHasNoRuntimeBroadcastReductions()
+    {
+        var graph = TrainingGraph.Build(ModelReader.Load(Path.Combine(fx.PackedFp32, "model.onnx")), new TrainingGraphOptions()).Model.Graph;
+        Assert.Contains(graph.Nodes, n => n.OpType == "Split" && n.Name.Contains("GroupQueryAttention", StringComparison.Ordinal));
+        Assert.DoesNotContain(graph.Nodes, n => n.OpType == "NonZero");
+    }
+
     [Fact]
     public void Bf16AdapterReadyModelAndAdapterAreBf16AndTypeCheck()
     {
