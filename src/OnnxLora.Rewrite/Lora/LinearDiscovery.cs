@@ -6,7 +6,8 @@
 // weight read by several linears (torch.onnx deduplicates equal initializers) is named by its nodes. A
 // packed Q/K/V MatMul (the builder's qkv_proj, read by GroupQueryAttention with empty key/value, or by a
 // 3-way Split) yields three layers, one column slice each. Injection, fold, adapter resolution, base
-// hashing, export-adapter and the adapter-ready model all start here. It does not change values.
+// hashing, export-adapter and the adapter-ready model all start here. It does not change values; it only names
+// MatMul/Gemm nodes that have no name or a duplicate one (a layer is addressed by its node's name).
 // Issue 13 adds MatMulNBits (int4) as one more storage case in Read.
 using OnnxLora.Onnx.Ir;
 
