@@ -30,7 +30,7 @@ public static class DecodeBenchmark
         var adapterFile = Path.Combine(workDir, "adapter" + OnnxAdapterWriter.Extension);
         LoraFold.Merge(baseDir, adapter, merged, adapterSource: adapterDir);
         AdapterReadyModel.Build(baseDir, adapter.Settings, ready);
-        AdapterExport.WriteOnnxAdapter(adapter, adapterFile);
+        AdapterExport.WriteOnnxAdapter(adapter, baseDir, adapterFile, adapterDir);
         progress?.Report($"prepared merged and adapter-ready models in {workDir}");
 
         var prompt = Enumerable.Range(0, promptTokens).Select(i => 1 + (i * 7 % 97)).ToArray();

@@ -1,5 +1,6 @@
 // `onnxlora merge --model <onnx-dir> --adapter <peft-dir> -o <out> [--unmerge]`: folds a PEFT adapter
-// into a GenAI folder (or takes it back out) and reports the adapter's size against the model's.
+// into a model folder (GenAI/builder or torch.onnx export; or takes it back out) and reports the adapter's
+// size against the model's. The output is the same kind of folder as the input.
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Rewrite.Fold;
@@ -13,7 +14,7 @@ internal static class MergeCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "ORT GenAI / ONNX model folder (model.onnx inside)", Required = true };
+        var model = new Option<string>("--model") { Description = "Model folder (GenAI/builder or torch.onnx export) or its decoder .onnx file", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output folder (complete GenAI folder)", Required = true };
         var unmerge = new Option<bool>("--unmerge") { Description = "Subtract the adapter instead of adding it" };
@@ -24,9 +25,10 @@ internal static class MergeCommand
             var adapterDir = r.GetValue(adapter)!;
             var outDir = r.GetValue(output)!;
             var peft = PeftAdapter.Load(adapterDir);
-            var targets = LoraFold.Merge(r.GetValue(model)!, peft, outDir, r.GetValue(unmerge), adapterDir);
+            var folder = Models.GenAiFolder.OpenPath(r.GetValue(model)!);
+            var targets = LoraFold.Merge(folder.Dir, peft, outDir, r.GetValue(unmerge), adapterDir, folder.DecoderFile);
             double adapterMb = FileSize(Path.Combine(adapterDir, PeftAdapter.WeightsFile)) / Mb;
-            double modelMb = Directory.EnumerateFiles(outDir, Models.GenAiFolder.DefaultDecoderFile + "*").Sum(FileSize) / Mb;
+            double modelMb = Directory.EnumerateFiles(outDir, folder.DecoderFile + "*").Sum(FileSize) / Mb;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{(r.GetValue(unmerge) ? "unmerged" : "merged")} {targets.Count} weights → {outDir} in {sw.Elapsed.TotalSeconds:F1}s"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
