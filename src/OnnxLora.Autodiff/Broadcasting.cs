@@ -1,22 +1,24 @@
 // The one place where broadcasting is undone: a gradient that arrives at a broadcast shape is
-// summed back to its input's shape. Static when declared shapes prove it, otherwise with runtime
-// shape ops (batch and sequence dims are dynamic). Rules never reduce broadcasts themselves.
+// summed back to its input's shape. Static when inferred shapes prove it, otherwise with runtime
+// shape ops (batch and sequence dims are dynamic). Which ops need it is each op record's
+// GradientBroadcast (OpRegistry); rules never reduce broadcasts themselves.
+using Microsoft.Extensions.Logging;
+using OnnxLora.Autodiff.Ops;
+using OnnxLora.Autodiff.Shapes;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff;
 
 internal static class Broadcasting
 {
-    /// <summary>Ops whose rules return input gradients at the (broadcast) output shape.</summary>
-    public static readonly IReadOnlySet<string> Ops = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "Add", "Sub", "Mul", "Div", "Pow", "Where", "Max", "Min", "Sum", "MatMul",
-    };
-
     /// <summary>True when the gradient of input i provably already has input i's shape.</summary>
-    public static bool IsExact(Node node, int i, StaticShapes shapes)
+    public static bool IsExact(Node node, GradientBroadcast kind, int i, ShapeInference shapes)
     {
-        if (node.OpType == "MatMul")
+        if (kind == GradientBroadcast.None)
+        {
+            return true;
+        }
+        if (kind == GradientBroadcast.BatchDims)
         {
             // Y = A @ B with B of rank <= 2: rules return dA at A's shape and dB via the flattened product.
             // Batched A (...,M,K) @ B (...,K,N) with provably equal batch dims: dA and dB have their own shapes.
@@ -39,7 +41,7 @@ internal static class Broadcasting
             }
             for (int k = 1; k <= os.Length; k++)
             {
-                if (os[^k].Value != 1 && !StaticShapes.SameDim(os[^k], xs[^k]))
+                if (os[^k].Value != 1 && !SymbolicDim.ProvablyEqual(os[^k], xs[^k]))
                 {
                     return false;
                 }
@@ -48,26 +50,33 @@ internal static class Broadcasting
         return true;
     }
 
-    private static bool SameBatch(Dim[]? a, Dim[]? b) =>
+    private static bool SameBatch(SymbolicDim[]? a, SymbolicDim[]? b) =>
         a is not null && b is not null && a.Length == b.Length && a.Length > 2
-        && a[..^2].Zip(b[..^2]).All(p => StaticShapes.SameDim(p.First, p.Second));
+        && a[..^2].Zip(b[..^2]).All(p => SymbolicDim.ProvablyEqual(p.First, p.Second));
 
     /// <summary>The rank of the gradient a broadcasting rule returns, when every operand rank is known.</summary>
-    public static int? GradientRank(Node node, StaticShapes shapes)
+    public static int? GradientRank(Node node, GradientBroadcast kind, ShapeInference shapes)
     {
         var ranks = node.Inputs.Where(v => v.Length > 0).Select(shapes.Rank).ToList();
         if (ranks.Any(r => r is null))
         {
             return null;
         }
-        return node.OpType == "MatMul" ? Math.Max(Math.Max(ranks[0]!.Value, 2), ranks[1]!.Value) : ranks.Max();
+        return kind == GradientBroadcast.BatchDims ? Math.Max(Math.Max(ranks[0]!.Value, 2), ranks[1]!.Value) : ranks.Max();
     }
+
+    /// <summary>
+    /// The static shape of the gradient a broadcasting rule returns: the output's for elementwise ops; none
+    /// for batch-dim broadcasting (the gradient's last two dims are the operand's, not the output's).
+    /// </summary>
+    public static SymbolicDim[]? GradientShape(Node node, GradientBroadcast kind, ShapeInference shapes) =>
+        kind == GradientBroadcast.Elementwise ? shapes.Of(node.Outputs[0]) : null;
 
     /// <summary>
     /// Sums grad (broadcast shape, rank gradRank if known) down to the shape of x:
     /// first over the leading axes x lacks, then (keepdims) over the axes where x has size 1.
     /// </summary>
-    public static string ReduceTo(GraphBuilder b, string grad, string x, StaticShapes shapes, int? gradRank, Dim[]? gradShape = null)
+    public static string ReduceTo(GraphBuilder b, string grad, string x, ShapeInference shapes, int? gradRank, SymbolicDim[]? gradShape = null)
     {
         var xs = shapes.Of(x);
         if (xs is not null && gradShape is not null && StaticAxes(xs, gradShape) is { } broadcastAxes)
@@ -80,9 +89,9 @@ internal static class Broadcasting
             return broadcastAxes.Length == 0 ? grad : b.ReduceSum(grad, broadcastAxes, keepDims: true);
         }
         bool runtime = xs is null || gradRank is null || xs.Any(d => d.Value is null);
-        if (runtime && Environment.GetEnvironmentVariable("ONNXLORA_DEBUG_SHAPES") == "1")
+        if (runtime && shapes.Logger.IsEnabled(LogLevel.Debug))
         {
-            Console.Error.WriteLine($"runtime reduce: {grad} ({Format(gradShape)}) to {x} ({Format(xs)})");
+            AutodiffLog.RuntimeReduce(shapes.Logger, grad, ShapeInference.Format(gradShape), x, ShapeInference.Format(xs));
         }
         if (xs is not null && gradRank is { } gr)
         {
@@ -115,7 +124,7 @@ internal static class Broadcasting
     /// The axes of x (keepdims) that a gradient of shape gs broadcast: x's dim is 1 and gs's is not known to be 1.
     /// Null when some other aligned pair is not provably equal (then only run time can tell).
     /// </summary>
-    private static long[]? StaticAxes(Dim[] xs, Dim[] gs)
+    private static long[]? StaticAxes(SymbolicDim[] xs, SymbolicDim[] gs)
     {
         if (gs.Length < xs.Length)
         {
@@ -133,15 +142,13 @@ internal static class Broadcasting
                     axes.Add(a);
                 }
             }
-            else if (!StaticShapes.SameDim(xs[a], g))
+            else if (!SymbolicDim.ProvablyEqual(xs[a], g))
             {
                 return null;
             }
         }
         return [.. axes];
     }
-
-    private static string Format(Dim[]? shape) => shape is null ? "?" : string.Join(",", shape);
 
     private static string ReduceSumKeep(GraphBuilder b, string x, string axes, bool keepDims) =>
         b.Op("ReduceSum", [x, axes], ("keepdims", keepDims ? 1L : 0L), ("noop_with_empty_axes", 1L));

@@ -2,6 +2,8 @@
 // ONNX ops only, appended to the same graph. It visits only nodes between a wrt value and the
 // loss, emits only required gradients, and sums multiple contributions. It adds no outputs
 // unless asked (GradientOptions.AddOutputs) and never optimises the forward graph.
+using OnnxLora.Autodiff.Ops;
+using OnnxLora.Autodiff.Shapes;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Proto;
 
@@ -22,7 +24,7 @@ public static class GradientBuilder
         {
             throw new InvalidOperationException($"loss '{loss}' does not depend on '{w}' through differentiable ops");
         }
-        var shapes = new StaticShapes(graph);
+        var shapes = new ShapeInference(graph, options.Logger);
         var b = new GraphBuilder(graph, options.Scope);
         var grads = new Accumulator(b);
         var memo = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -61,13 +63,11 @@ public static class GradientBuilder
         return result;
     }
 
-    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, StaticShapes shapes, GradientOptions options,
+    private static void Backward(Node node, GraphBuilder b, Accumulator grads, HashSet<string> active, ShapeInference shapes, GradientOptions options,
         Rematerializer? remat, Dictionary<string, string> memo)
     {
-        if (!GradientRules.Table.TryGetValue(node.OpType, out var rule) || node.Domain.Length > 0)
-        {
-            throw new NotSupportedException($"no gradient rule for op '{node.OpType}' (node '{node.Name}')");
-        }
+        var rule = OpRegistry.GradientOf(node);
+        var broadcast = OpRegistry.Find(node)!.Broadcast;
         bool Requires(int i) => i < node.Inputs.Count && active.Contains(node.Inputs[i]);
         var outputGrads = new string?[node.Outputs.Count];
         for (int o = 0; o < outputGrads.Length; o++)
@@ -82,18 +82,17 @@ public static class GradientBuilder
         Func<string, string>? forward = remat is null ? null : v => remat.Map(v, () => outputGrads.FirstOrDefault(g => g is not null));
         var context = new GradientContext(node, b, o => o < outputGrads.Length ? outputGrads[o] : null, Requires, shapes, options, forward, memo);
         var inputGrads = rule(context);
-        bool broadcasting = Broadcasting.Ops.Contains(node.OpType);
         for (int i = 0; i < inputGrads.Length && i < node.Inputs.Count; i++)
         {
             if (inputGrads[i] is not { } gi || !Requires(i))
             {
                 continue;
             }
-            if (broadcasting && !Broadcasting.IsExact(node, i, shapes))
+            if (!Broadcasting.IsExact(node, broadcast, i, shapes))
             {
-                // elementwise rules return gradients at the output's (broadcast) shape
-                var gradShape = node.OpType == "MatMul" ? null : shapes.Of(node.Outputs[0]);
-                gi = Broadcasting.ReduceTo(b, gi, forward?.Invoke(node.Inputs[i]) ?? node.Inputs[i], shapes, Broadcasting.GradientRank(node, shapes), gradShape);
+                // the rule returned this gradient at the (broadcast) shape of its output
+                gi = Broadcasting.ReduceTo(b, gi, forward?.Invoke(node.Inputs[i]) ?? node.Inputs[i], shapes,
+                    Broadcasting.GradientRank(node, broadcast, shapes), Broadcasting.GradientShape(node, broadcast, shapes));
             }
             grads.Add(node.Inputs[i], gi);
         }
@@ -121,7 +120,7 @@ public static class GradientBuilder
         {
             foreach (var c in consumers.GetValueOrDefault(v) ?? [])
             {
-                if (GradientRules.IsNonDifferentiable(c))
+                if (OpRegistry.StopsGradient(c))
                 {
                     continue;
                 }

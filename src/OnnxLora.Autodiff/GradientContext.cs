@@ -1,6 +1,7 @@
 // What a gradient rule sees of one forward node: its inputs I(i), outputs O(i), the gradients
 // arriving at its outputs GO(i), which inputs need a gradient, its attributes, and a builder
 // (with short arithmetic helpers) for emitting backward nodes. Rules never see other nodes.
+using OnnxLora.Autodiff.Shapes;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Proto;
 
@@ -10,13 +11,13 @@ public sealed class GradientContext
 {
     private readonly Func<int, string?> _outputGrad;
     private readonly Func<int, bool> _requires;
-    private readonly StaticShapes _shapes;
+    private readonly ShapeInference _shapes;
 
     private readonly Func<string, string> _forward;
     private readonly Dictionary<string, string> _memo;
     private readonly GradientOptions _options;
 
-    internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, StaticShapes shapes,
+    internal GradientContext(Node node, GraphBuilder builder, Func<int, string?> outputGrad, Func<int, bool> requires, ShapeInference shapes,
         GradientOptions options, Func<string, string>? forward = null, Dictionary<string, string>? memo = null)
     {
         _options = options;
@@ -29,7 +30,7 @@ public sealed class GradientContext
         _shapes = shapes;
     }
 
-    internal StaticShapes Shapes => _shapes;
+    internal ShapeInference Shapes => _shapes;
 
     internal GradientOptions Options => _options;
 

@@ -1,5 +1,8 @@
 // Knobs of GradientBuilder.AddGradients. The defaults leave the graph's declared outputs alone:
 // the caller decides which gradients become outputs (a trainer usually wants all of them).
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace OnnxLora.Autodiff;
 
 public sealed record GradientOptions
@@ -36,4 +39,10 @@ public sealed record GradientOptions
     /// copy measured faster, so it is off by default.
     /// </summary>
     public bool WeightTransposeViews { get; init; }
+
+    /// <summary>
+    /// Where the builder reports, at Debug level, where static shapes end: each gradient that needs a runtime
+    /// broadcast reduction and each node whose output shape stays unknown. Silent by default.
+    /// </summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 }

@@ -2,6 +2,8 @@
 // A (...,M,K)  B (...,K,N)  Y (...,M,N);  P = product of A's leading dims.
 // A rank-2 (or 1-D) B is differentiated through the flattened product (no batch-dim reduction);
 // otherwise the gradients come back at the broadcast shape and Broadcasting reduces them.
+using OnnxLora.Autodiff.Shapes;
+
 namespace OnnxLora.Autodiff;
 
 internal static class MatMulGradient
@@ -57,7 +59,7 @@ internal static class MatMulGradient
     }
 
     /// <summary>The shape [-1, last dim of x]: a constant when the last dim is known statically, else read at runtime.</summary>
-    private static string Flat2(GradientContext g, string x, OnnxLora.Onnx.Ir.Dim[]? shape) =>
+    private static string Flat2(GradientContext g, string x, SymbolicDim[]? shape) =>
         shape is { Length: > 0 } s && s[^1].Value is { } last
             ? g.B.Ints(-1, last)
             : g.B.Concat(0, g.B.Ints(-1), g.B.Op("Shape", [x], ("start", -1L)));

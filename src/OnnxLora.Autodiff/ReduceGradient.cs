@@ -1,6 +1,9 @@
 // Gradients of ReduceSum and ReduceMean: the arriving gradient is given back the reduced axes
 // (Unsqueeze when keepdims=0) and expanded to Shape(X). Axes come from the input (opset 18)
 // or, for older models, the attribute; no axes means all axes (or identity with noop_with_empty_axes).
+using OnnxLora.Autodiff.Ops;
+using OnnxLora.Autodiff.Shapes;
+
 namespace OnnxLora.Autodiff;
 
 internal static class ReduceGradient
@@ -18,17 +21,17 @@ internal static class ReduceGradient
 
     /// <summary>
     /// A value provably of X's shape to read Shape/Size from. Reading X itself keeps X alive until the backward pass;
-    /// an input of X's elementwise producer with the same static shape is usually kept anyway (RMSNorm: mean(x·x)
-    /// reads the shape of x, not of the (B,T,D) square).
+    /// an input of X's elementwise producer (its op record says Elementwise) with the same static shape is usually
+    /// kept anyway (RMSNorm: mean(x·x) reads the shape of x, not of the (B,T,D) square).
     /// </summary>
     private static string ShapeDonor(GradientContext g)
     {
         var x = g.Node.Input(0);
-        if (g.Shapes.Of(x) is { } xs && g.Producer(x) is { Domain: "" } p && ElementwiseSameShape.Contains(p.OpType))
+        if (g.Shapes.Of(x) is { } xs && g.Producer(x) is { } p && OpRegistry.Find(p) is { Elementwise: true })
         {
             foreach (var input in p.Inputs)
             {
-                if (g.Shapes.Of(input) is { } s && s.Length == xs.Length && s.Zip(xs).All(d => StaticShapes.SameDim(d.First, d.Second)))
+                if (g.Shapes.Of(input) is { } s && s.Length == xs.Length && s.Zip(xs).All(d => SymbolicDim.ProvablyEqual(d.First, d.Second)))
                 {
                     return g.Forward(input);
                 }
@@ -36,8 +39,6 @@ internal static class ReduceGradient
         }
         return g.I(0);
     }
-
-    private static readonly HashSet<string> ElementwiseSameShape = ["Mul", "Add", "Sub", "Div", "Neg", "Exp", "Sqrt", "Cast", "Sigmoid", "Tanh", "Pow"];
 
     private static string WithKeptAxes(GradientContext g)
     {

@@ -11,12 +11,13 @@
 //     x' = Reshape(x, Shape(x) + 0·Size(gradient), allowzero=1)
 // Reshape aliases its input and the shape arithmetic is a few int64 scalars on the host. The view
 // also keeps ORT's common-subexpression elimination from merging a copy back into its original.
+using OnnxLora.Autodiff.Shapes;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff;
 
 internal sealed class Rematerializer(Graph graph, Dictionary<string, Node> producers, Func<Node, bool> recomputable,
-    StaticShapes shapes, GraphBuilder b)
+    ShapeInference shapes, GraphBuilder b)
 {
     public const string Suffix = "/recomputed";
 

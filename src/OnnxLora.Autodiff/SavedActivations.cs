@@ -2,8 +2,11 @@
 // a backward node reads (even only its shape: ORT keeps the tensor until that reader has run), sized
 // for a given batch and sequence length. That memory is held at the turn from forward to backward
 // whatever the runtime does, so it is a floor under the peak; weights and graph inputs are not
-// counted. Views (Reshape, Squeeze, Unsqueeze, Flatten, Identity) share their input's buffer in ORT,
-// so a saved view counts as its source, once. Backward nodes are recognised by the gradient builder's scope.
+// counted. Views (ops whose record says IsView: Reshape, Squeeze, Unsqueeze, Flatten, Identity) share
+// their input's buffer in ORT, so a saved view counts as its source, once. Backward nodes are recognised
+// by the gradient builder's scope.
+using OnnxLora.Autodiff.Ops;
+using OnnxLora.Autodiff.Shapes;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff;
@@ -18,7 +21,7 @@ public sealed record SavedActivations(IReadOnlyList<SavedTensor> Tensors, IReadO
     public static SavedActivations Of(Model model, IReadOnlyDictionary<string, long> dims, string backwardScope = "/grad/")
     {
         var g = model.Graph;
-        var shapes = new StaticShapes(g);
+        var shapes = new ShapeInference(g);
         var producers = g.ProducerIndex();
         bool IsBackward(Node n) => n.Name.StartsWith(backwardScope, StringComparison.Ordinal);
         var read = new HashSet<string>(StringComparer.Ordinal);
@@ -39,7 +42,7 @@ public sealed record SavedActivations(IReadOnlyList<SavedTensor> Tensors, IReadO
         {
             var shape = shapes.Of(v);
             var type = shapes.TypeOf(v);
-            long[]? concrete = shape?.Select(d => d.Value ?? Resolve(d.Symbol, dims)).ToArray();
+            long[]? concrete = shape?.Select(d => d.Resolve(dims) ?? -1).ToArray();
             if (concrete is null || concrete.Any(d => d < 0) || type is null)
             {
                 unsized.Add(v);
@@ -51,41 +54,13 @@ public sealed record SavedActivations(IReadOnlyList<SavedTensor> Tensors, IReadO
         return new SavedActivations(tensors, unsized);
     }
 
-    private static readonly HashSet<string> s_views = ["Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"];
-
     /// <summary>The value whose buffer <paramref name="v"/> shares (itself unless it is a view).</summary>
     private static string Root(string v, Dictionary<string, Node> producers)
     {
-        while (producers.TryGetValue(v, out var p) && s_views.Contains(p.OpType) && p.Domain.Length == 0)
+        while (producers.TryGetValue(v, out var p) && OpRegistry.Find(p) is { IsView: true })
         {
             v = p.Input(0);
         }
         return v;
-    }
-
-    /// <summary>A symbolic dim's value: a named dim, or a product "a*b*4" of them; -1 when unknown.</summary>
-    private static long Resolve(string? symbol, IReadOnlyDictionary<string, long> dims)
-    {
-        if (symbol is null)
-        {
-            return -1;
-        }
-        long value = 1;
-        foreach (var factor in symbol.Split('*'))
-        {
-            if (long.TryParse(factor, out var n))
-            {
-                value *= n;
-            }
-            else if (dims.TryGetValue(factor, out var d))
-            {
-                value *= d;
-            }
-            else
-            {
-                return -1;
-            }
-        }
-        return value;
     }
 }

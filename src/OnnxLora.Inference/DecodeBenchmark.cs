@@ -32,7 +32,7 @@ public static class DecodeBenchmark
         var adapterFile = Path.Combine(workDir, "adapter" + OnnxAdapterWriter.Extension);
         LoraFold.Merge(baseDir, adapter, merged, adapterSource: adapterDir);
         AdapterReadyModel.Build(baseDir, adapter.Settings, ready);
-        AdapterExport.WriteOnnxAdapter(adapter, adapterFile);
+        AdapterExport.WriteOnnxAdapter(adapter, baseDir, adapterFile, adapterDir);
         var mergedInt4 = Path.Combine(workDir, "merged-int4");
         if (int4 is not null)
         {

@@ -1,7 +1,9 @@
-// A GenAI model folder as a rewrite sees it: read its decoder graph, then write a new complete
-// folder (new decoder + <decoder>.data, the source's companion files) published atomically: built in
-// a temp folder beside the target and renamed over it, so a failure leaves the old target as it was.
-// It does not change companion files; a caller that must (AdapterReadyModel) edits them in `finish`.
+// A model folder as a rewrite sees it (a GenAI/builder folder, or a torch.onnx/optimum export beside its HF
+// config): find its decoder (genai_config.json's model.decoder.filename, else model.onnx, else the only .onnx
+// file), read its graph, then write a new complete folder (new decoder + <decoder>.data, the source's companion
+// files) published atomically: built in a temp folder beside the target and renamed over it, so a failure leaves
+// the old target as it was. It does not change companion files; a caller that must (AdapterReadyModel) edits
+// them in `finish`.
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
 
@@ -11,6 +13,8 @@ public sealed class GenAiFolder
 {
     /// <summary>GenAI's decoder file when genai_config.json names no other (model.decoder.filename).</summary>
     public const string DefaultDecoderFile = "model.onnx";
+
+    public const string GenAiConfigFile = "genai_config.json";
 
     /// <summary>ORT multi-LoRA adapter files: values for one graph's LoRA inputs, never carried to a new model.</summary>
     public const string AdapterExtension = ".onnx_adapter";
@@ -28,21 +32,64 @@ public sealed class GenAiFolder
 
     public string DecoderPath => Path.Combine(Dir, DecoderFile);
 
-    /// <summary>Opens <paramref name="dir"/>; <paramref name="decoderFile"/> null means <see cref="DefaultDecoderFile"/>.</summary>
+    /// <summary>Opens <paramref name="dir"/>; <paramref name="decoderFile"/> null means the folder's own (<see cref="DecoderFileOf"/>).</summary>
     public static GenAiFolder Open(string dir, string? decoderFile = null)
     {
-        decoderFile ??= DefaultDecoderFile;
-        CheckFileName(decoderFile);
         if (!Directory.Exists(dir))
         {
             throw new ModelFormatException($"{dir}: model folder not found");
         }
+        decoderFile ??= DecoderFileOf(dir);
+        CheckFileName(decoderFile);
         var full = Path.GetFullPath(dir);
         if (!File.Exists(Path.Combine(full, decoderFile)))
         {
             throw new ModelFormatException($"{dir}: no {decoderFile} (not an ONNX/GenAI model folder)");
         }
         return new GenAiFolder(full, decoderFile);
+    }
+
+    /// <summary>A model folder, or an .onnx file inside one (then that file is the decoder, whatever its name).</summary>
+    public static GenAiFolder OpenPath(string path) =>
+        File.Exists(path) && path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)
+            ? Open(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileName(path))
+            : Open(path);
+
+    /// <summary>
+    /// The decoder file of <paramref name="dir"/>: genai_config.json's model.decoder.filename (the builder's `filename`
+    /// option), else model.onnx, else the folder's only .onnx file; several candidates and no config is an error listing them.
+    /// </summary>
+    public static string DecoderFileOf(string dir)
+    {
+        var config = Path.Combine(dir, GenAiConfigFile);
+        if (File.Exists(config))
+        {
+            System.Text.Json.Nodes.JsonNode? root;
+            try
+            {
+                root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(config));
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                throw new ModelFormatException($"{config}:{e.LineNumber + 1}: invalid JSON ({e.Message})");
+            }
+            if (root?["model"]?["decoder"]?["filename"] is System.Text.Json.Nodes.JsonValue name && name.TryGetValue<string>(out var file))
+            {
+                return file;
+            }
+        }
+        if (File.Exists(Path.Combine(dir, DefaultDecoderFile)))
+        {
+            return DefaultDecoderFile;
+        }
+        var onnx = Directory.EnumerateFiles(dir, "*.onnx").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        return onnx.Count switch
+        {
+            1 => onnx[0],
+            0 => throw new ModelFormatException($"{dir}: no {DefaultDecoderFile} (not an ONNX/GenAI model folder)"),
+            _ => throw new ModelFormatException(
+                $"{dir}: {onnx.Count} .onnx files ({string.Join(", ", onnx)}) and no {GenAiConfigFile} naming the decoder; pass the decoder's .onnx file itself"),
+        };
     }
 
     /// <summary>The decoder graph; external weights stay memory-mapped in this folder until written.</summary>

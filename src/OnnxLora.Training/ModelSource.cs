@@ -1,5 +1,6 @@
-// Resolves what a user passes as --model: an ORT GenAI / ONNX folder (model.onnx inside) is used
-// as is; a Hugging Face folder (config.json + safetensors) is imported into a temp folder first.
+// Resolves what a user passes as --model: an ONNX model folder (GenAI/builder: the decoder genai_config.json
+// names; a torch.onnx/optimum export: model.onnx or its only .onnx file) or an .onnx file is used as is; a
+// Hugging Face folder (config.json + safetensors, no .onnx) is imported into a temp folder first.
 using OnnxLora.Models;
 using OnnxLora.Models.Import;
 
@@ -9,34 +10,39 @@ public sealed class ModelSource : IDisposable
 {
     private readonly string? _temp;
 
-    private ModelSource(string onnxDir, string? temp)
+    private ModelSource(string onnxDir, string decoderFile, string? temp)
     {
         OnnxDir = onnxDir;
+        DecoderFile = decoderFile;
         _temp = temp;
     }
 
-    /// <summary>Folder holding model.onnx (+ data, genai_config.json, tokenizer files).</summary>
+    /// <summary>Folder holding the decoder (+ data, genai_config.json or config.json, tokenizer files).</summary>
     public string OnnxDir { get; }
 
-    public string ModelPath => Path.Combine(OnnxDir, "model.onnx");
+    /// <summary>The decoder's file name inside <see cref="OnnxDir"/>.</summary>
+    public string DecoderFile { get; }
+
+    public string ModelPath => Path.Combine(OnnxDir, DecoderFile);
 
     public static ModelSource Resolve(string path, IProgress<string>? progress = null)
     {
         if (File.Exists(path) && path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            return new ModelSource(Path.GetDirectoryName(Path.GetFullPath(path))!, null);
+            return new ModelSource(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileName(path), null);
         }
         if (!Directory.Exists(path))
         {
             throw new ModelFormatException($"{path}: model folder not found");
         }
-        if (File.Exists(Path.Combine(path, "model.onnx")))
+        if (File.Exists(Path.Combine(path, GenAiFolder.GenAiConfigFile)) || Directory.EnumerateFiles(path, "*.onnx").Any())
         {
-            return new ModelSource(Path.GetFullPath(path), null);
+            var folder = GenAiFolder.Open(path);
+            return new ModelSource(folder.Dir, folder.DecoderFile, null);
         }
         if (!File.Exists(Path.Combine(path, "config.json")))
         {
-            throw new ModelFormatException($"{path}: neither model.onnx nor config.json found (expected an ONNX/GenAI folder or a Hugging Face checkpoint)");
+            throw new ModelFormatException($"{path}: neither an .onnx model nor config.json found (expected an ONNX/GenAI folder or a Hugging Face checkpoint)");
         }
         var temp = Path.Combine(Path.GetTempPath(), "onnxlora-import-" + Guid.NewGuid().ToString("N")[..12]);
         var onnxDir = Path.Combine(temp, "model");
@@ -49,7 +55,7 @@ public sealed class ModelSource : IDisposable
             AtomicFolder.TryDelete(temp);
             throw;
         }
-        return new ModelSource(onnxDir, temp);
+        return new ModelSource(onnxDir, GenAiFolder.DefaultDecoderFile, temp);
     }
 
     public void Dispose()

@@ -74,14 +74,14 @@ public sealed class OnnxAdapterTests(InferenceFixture fx) : IClassFixture<Infere
         AdapterReadyModel.Build(fx.BaseDir, adapter.Settings, ready);
         var first = Path.Combine(ready, "first.onnx_adapter");
         var second = Path.Combine(ready, "second.onnx_adapter");
-        AdapterExport.WriteOnnxAdapter(adapter, first);
+        AdapterExport.WriteOnnxAdapter(adapter, fx.BaseDir, first);
         var flipped = new PeftAdapter
         {
             Settings = adapter.Settings,
             Tensors = adapter.Tensors.ToDictionary(kv => kv.Key,
                 kv => kv.Key.Contains("lora_B", StringComparison.Ordinal) ? (kv.Value.Data.Select(v => -3 * v).ToArray(), kv.Value.Shape) : kv.Value),
         };
-        AdapterExport.WriteOnnxAdapter(flipped, second);
+        AdapterExport.WriteOnnxAdapter(flipped, fx.BaseDir, second);
         return (ready, first, second);
     }
 

@@ -40,7 +40,7 @@ public sealed class TrainedAdapterAcceptanceTests
         LoraFold.Merge(dir["base"], adapter, dir["merged"], adapterSource: run.AdapterDir);
         AdapterReadyModel.Build(dir["base"], adapter.Settings, dir["ready"]);
         var adapterFile = Path.Combine(dir["ready"], "pirate" + OnnxAdapterWriter.Extension);
-        AdapterExport.WriteOnnxAdapter(adapter, adapterFile);
+        AdapterExport.WriteOnnxAdapter(adapter, dir["base"], adapterFile);
 
         var o = new GenerationOptions { MaxNewTokens = NewTokens, MinNewTokens = NewTokens };
         List<int> merged, plain;

@@ -124,6 +124,29 @@ public sealed class GenAiFolderTests
         Assert.Equal($"{dir.Path}: no model.onnx (not an ONNX/GenAI model folder)", e.Message);
     }
 
+    [Fact]
+    public void DecoderIsTheOneGenAiConfigNamesElseModelOnnxElseTheOnlyOnnxFile()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["f"]);
+        File.WriteAllBytes(Path.Combine(dir["f"], "decoder.onnx"), [1]);
+        Assert.Equal("decoder.onnx", GenAiFolder.DecoderFileOf(dir["f"])); // an optimum folder with one model
+        File.WriteAllBytes(Path.Combine(dir["f"], "decoder_with_past.onnx"), [1]);
+        var e = Assert.Throws<ModelFormatException>(() => GenAiFolder.DecoderFileOf(dir["f"]));
+        Assert.Contains("2 .onnx files (decoder.onnx, decoder_with_past.onnx)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("pass the decoder's .onnx file itself", e.Message, StringComparison.Ordinal);
+        File.WriteAllBytes(Path.Combine(dir["f"], "model.onnx"), [1]);
+        Assert.Equal("model.onnx", GenAiFolder.DecoderFileOf(dir["f"]));
+        // the builder's filename=… option: genai_config.json's model.decoder.filename wins
+        File.WriteAllText(Path.Combine(dir["f"], "genai_config.json"), """{"model": {"decoder": {"filename": "decoder_with_past.onnx"}}}""");
+        Assert.Equal("decoder_with_past.onnx", GenAiFolder.DecoderFileOf(dir["f"]));
+        Assert.Equal("decoder_with_past.onnx", GenAiFolder.Open(dir["f"]).DecoderFile);
+        Assert.Equal("decoder.onnx", GenAiFolder.OpenPath(Path.Combine(dir["f"], "decoder.onnx")).DecoderFile);
+        File.WriteAllText(Path.Combine(dir["f"], "genai_config.json"), "{ \"model\": ");
+        Assert.Contains("genai_config.json:1: invalid JSON", Assert.Throws<ModelFormatException>(() => GenAiFolder.DecoderFileOf(dir["f"])).Message,
+            StringComparison.Ordinal);
+    }
+
     // An imported fixture plus what users' folders also hold. The decoder's weights are moved to "weights.bin"
     // (as optimum's model.onnx_data, any name is possible); model.onnx.data stays behind as a stale copy.
     private static string UserFolder(string src)

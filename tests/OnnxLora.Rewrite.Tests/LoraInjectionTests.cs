@@ -73,8 +73,13 @@ public sealed class LoraInjectionTests : IClassFixture<LoraInjectionTests.Import
     public void TargetsCanBeChosenByRegexAndLayer()
     {
         var m = ModelReader.Load(_base.ModelPath);
-        var (_, byRegex) = LoraInjection.Run(m, new LoraSettings { TargetRegex = @"\.mlp\.down_proj\." }, false);
+        // PEFT's single-string target_modules: a regex that must match the whole module path.
+        var (_, byRegex) = LoraInjection.Run(m, new LoraSettings { TargetRegex = @".*\.mlp\.down_proj" }, false);
         Assert.Equal(2, byRegex.Count);
+        Assert.All(byRegex, t => Assert.EndsWith(".mlp.down_proj", t.Module));
+        var partial = ModelReader.Load(_base.ModelPath);
+        var e = Assert.Throws<RewriteException>(() => LoraInjection.Run(partial, new LoraSettings { TargetRegex = @"down_proj" }, false));
+        Assert.Contains("no linear layer matched the LoRA targets (/down_proj/)", e.Message);
         var m2 = ModelReader.Load(_base.ModelPath);
         var (_, byLayer) = LoraInjection.Run(m2, new LoraSettings { Layers = [1] }, false);
         Assert.Equal(7, byLayer.Count);

@@ -1,7 +1,6 @@
 // `onnxlora export-adapter --model <onnx-dir> --adapter <peft-dir> -o <file.onnx_adapter> [--ready-model <dir>]`:
 // writes ORT's multi-LoRA adapter file and, on request, the adapter-ready model it plugs into.
 using System.CommandLine;
-using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
 
 namespace OnnxLora.Cli.Commands;
@@ -10,7 +9,7 @@ internal static class ExportAdapterCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "ORT GenAI model folder the adapter belongs to", Required = true };
+        var model = new Option<string>("--model") { Description = "Base model folder the adapter belongs to (GenAI/builder or torch.onnx export)", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "PEFT adapter folder", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output .onnx_adapter file", Required = true };
         var ready = new Option<string?>("--ready-model") { Description = "Also write the adapter-ready model (A/B as overridable inputs) here" };
@@ -19,10 +18,7 @@ internal static class ExportAdapterCommand
         {
             var dir = r.GetValue(adapter)!;
             var peft = PeftAdapter.Load(dir);
-            var g = Onnx.IO.ModelReader.Load(Path.Combine(r.GetValue(model)!, "model.onnx")).Graph;
-            var targets = AdapterTargets.Resolve(g, peft, dir);
-            LoraFold.CheckBase(g, peft, targets, dir);
-            AdapterExport.WriteOnnxAdapter(peft, r.GetValue(output)!);
+            var targets = AdapterExport.WriteOnnxAdapter(peft, r.GetValue(model)!, r.GetValue(output)!, dir);
             Console.WriteLine($"wrote {targets.Count} targets → {r.GetValue(output)}");
             if (r.GetValue(ready) is { } readyDir)
             {

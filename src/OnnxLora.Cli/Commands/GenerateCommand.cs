@@ -1,6 +1,7 @@
 // `onnxlora generate --model <dir> --prompt "..."`: streams generated text from an ORT GenAI folder,
 // optionally with .onnx_adapter files loaded (--adapter name=path) and one activated (--adapter-name).
-// --engine ort runs our own ORT KV-cache loop (OrtDecoder) instead, on --device cpu or cuda.
+// --engine ort runs our own ORT loop (OrtDecoder) instead, on --device cpu or cuda; it is the default for a
+// folder without genai_config.json (a torch.onnx/optimum export) and takes one adapter.
 // The prompt is raw text (as prompt/completion data is trained); with --chat it is a user message rendered by the
 // model's chat template with add_generation_prompt=True, exactly as `chat` and messages training data are.
 using System.CommandLine;
@@ -40,18 +41,19 @@ internal static class GenerateCommand
                 messages.Add(new ChatMessage("user", r.GetValue(prompt)!));
                 chatPrompt = [.. chat.EncodePrompt(messages)];
             }
+            if (engine == "auto")
+            {
+                var dir = File.Exists(opts.Model(r)) ? Path.GetDirectoryName(Path.GetFullPath(opts.Model(r)))! : opts.Model(r);
+                engine = File.Exists(Path.Combine(dir, Models.GenAiFolder.GenAiConfigFile)) ? "genai" : "ort";
+            }
             if (engine == "ort")
             {
-                if (opts.HasAdapters(r))
-                {
-                    throw new ArgumentException("--engine ort runs merged models only (merge the adapter first); --adapter needs --engine genai");
-                }
-                GenerateOrt(opts.Model(r), runtime, r.GetValue(prompt)!, chatPrompt, opts.Options(r));
+                GenerateOrt(opts.Model(r), runtime, opts.SingleAdapterFile(r), r.GetValue(prompt)!, chatPrompt, opts.Options(r) with { Adapter = null });
                 return 0;
             }
             if (engine != "genai")
             {
-                throw new ArgumentException($"unknown --engine '{engine}' (genai, ort)");
+                throw new ArgumentException($"unknown --engine '{engine}' (auto, genai, ort)");
             }
             using var gen = opts.CreateGenerator(r, runtime); // refuses --device cuda: GenAI runs on CPU here
             var pieces = chatPrompt is null ? gen.GenerateText(r.GetValue(prompt)!, opts.Options(r)) : gen.GenerateText(chatPrompt, opts.Options(r));
@@ -66,10 +68,10 @@ internal static class GenerateCommand
         return cmd;
     }
 
-    private static void GenerateOrt(string model, RuntimeOptions runtime, string prompt, int[]? chatPrompt, GenerationOptions o)
+    private static void GenerateOrt(string model, RuntimeOptions runtime, string? adapter, string prompt, int[]? chatPrompt, GenerationOptions o)
     {
-        var tokenizer = TextTokenizer.Load(model);
-        using var decoder = new OrtDecoder(model, runtime);
+        var tokenizer = TextTokenizer.Load(File.Exists(model) ? Path.GetDirectoryName(Path.GetFullPath(model))! : model);
+        using var decoder = new OrtDecoder(model, runtime, adapter);
         var produced = new List<int>();
         string shown = "";
         foreach (var t in decoder.GenerateTokens(chatPrompt ?? [.. tokenizer.Encode(prompt)], o))

@@ -7,7 +7,7 @@ namespace OnnxLora.Cli.Commands;
 
 internal sealed class GenerationArgs
 {
-    private readonly Option<string> _model = new("--model") { Description = "ORT GenAI model folder", Required = true };
+    private readonly Option<string> _model = new("--model") { Description = "Model folder (ORT GenAI/builder, or a torch.onnx export with --engine ort)", Required = true };
     private readonly Option<int> _maxNew = new("--max-new-tokens") { Description = "New tokens at most", DefaultValueFactory = _ => 128 };
     private readonly Option<double> _temperature = new("--temperature") { Description = "0 = greedy (default)" };
     private readonly Option<int> _topK = new("--top-k") { Description = "Top-k when sampling", DefaultValueFactory = _ => 50 };
@@ -19,13 +19,11 @@ internal sealed class GenerationArgs
     /// <summary>Engine choice (generate only; chat and bench-decode stay on GenAI).</summary>
     public Option<string> Engine { get; } = new("--engine")
     {
-        Description = "genai (ORT GenAI, CPU) or ort (our ORT KV-cache loop; the CUDA path)",
-        DefaultValueFactory = _ => "genai",
+        Description = "auto (genai when the folder has genai_config.json, else ort), genai (ORT GenAI, CPU) or ort (our ORT loop: CUDA, torch.onnx exports)",
+        DefaultValueFactory = _ => "auto",
     };
 
     public string Model(ParseResult r) => r.GetValue(_model)!;
-
-    public bool HasAdapters(ParseResult r) => (r.GetValue(_adapters) ?? []).Length > 0;
 
     public static GenerationArgs AddTo(Command cmd)
     {
@@ -41,19 +39,39 @@ internal sealed class GenerationArgs
         return a;
     }
 
+    /// <summary>
+    /// The one .onnx_adapter file the ORT engine activates: --adapter-name's, or the only --adapter given; null for none.
+    /// (GenAI loads several and switches; our ORT loop runs one adapter per generation.)
+    /// </summary>
+    public string? SingleAdapterFile(ParseResult r)
+    {
+        var specs = (r.GetValue(_adapters) ?? []).Select(Parse).ToList();
+        if (specs.Count == 0)
+        {
+            return null;
+        }
+        var name = r.GetValue(_adapterName) ?? (specs.Count == 1 ? specs[0].Name
+            : throw new ArgumentException("several --adapter given: choose one with --adapter-name"));
+        return specs.FirstOrDefault(s => s.Name == name).Path
+            ?? throw new ArgumentException($"--adapter-name '{name}' is not among the --adapter names ({string.Join(", ", specs.Select(s => s.Name))})");
+    }
+
+    private static (string Name, string Path) Parse(string spec)
+    {
+        var parts = spec.Split('=', 2);
+        return parts.Length == 2 && parts[0].Length > 0
+            ? (parts[0], parts[1])
+            : throw new ArgumentException($"--adapter '{spec}' must look like name=path/to/file.onnx_adapter");
+    }
+
     public GenAiGenerator CreateGenerator(ParseResult r, RuntimeOptions runtime)
     {
         var gen = new GenAiGenerator(r.GetValue(_model)!, runtime);
         try
         {
-            foreach (var spec in r.GetValue(_adapters) ?? [])
+            foreach (var (name, path) in (r.GetValue(_adapters) ?? []).Select(Parse))
             {
-                var parts = spec.Split('=', 2);
-                if (parts.Length != 2 || parts[0].Length == 0)
-                {
-                    throw new ArgumentException($"--adapter '{spec}' must look like name=path/to/file.onnx_adapter");
-                }
-                gen.LoadAdapter(parts[0], parts[1]);
+                gen.LoadAdapter(name, path);
             }
         }
         catch

@@ -1,6 +1,7 @@
 // `onnxlora merge --model <onnx-dir> --adapter <peft-dir> -o <out> [--unmerge] [--quantize int4 ...]`: folds a PEFT
-// adapter into a GenAI folder (or takes it back out), optionally writing the result as int4 MatMulNBits, and reports
-// the adapter's size against the model's.
+// adapter into a model folder (GenAI/builder or torch.onnx export; or takes it back out), optionally writing the
+// result as int4 MatMulNBits, and reports the adapter's size against the model's. The output is the same kind of
+// folder as the input.
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Rewrite.Fold;
@@ -14,7 +15,7 @@ internal static class MergeCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "ORT GenAI / ONNX model folder (model.onnx inside)", Required = true };
+        var model = new Option<string>("--model") { Description = "Model folder (GenAI/builder or torch.onnx export) or its decoder .onnx file", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output folder (complete GenAI folder)", Required = true };
         var unmerge = new Option<bool>("--unmerge") { Description = "Subtract the adapter instead of adding it" };
@@ -40,8 +41,9 @@ internal static class MergeCommand
                     throw new ArgumentException("--unmerge cannot be combined with --quantize (an int4 model cannot be unmerged exactly)");
                 }
                 var options = int4.Options(r);
-                var report = Int4Merge.Run(r.GetValue(model)!, PeftAdapter.Load(adapterDir), outDir, options, adapterDir,
-                    new SyncProgress(m => Console.Error.WriteLine("  " + m)));
+                var source = Models.GenAiFolder.OpenPath(r.GetValue(model)!);
+                var report = Int4Merge.Run(source.Dir, PeftAdapter.Load(adapterDir), outDir, options, adapterDir,
+                    new SyncProgress(m => Console.Error.WriteLine("  " + m)), source.DecoderFile);
                 Int4Args.Print(report, options, outDir, sw.Elapsed);
                 return 0;
             }
@@ -50,9 +52,10 @@ internal static class MergeCommand
                 throw new ArgumentException("--block-size, --accuracy-level, --asymmetric, --pad-last-block, --quantize-embedding and --exclude need --quantize int4");
             }
             var peft = PeftAdapter.Load(adapterDir);
-            var targets = LoraFold.Merge(r.GetValue(model)!, peft, outDir, r.GetValue(unmerge), adapterDir);
+            var folder = Models.GenAiFolder.OpenPath(r.GetValue(model)!);
+            var targets = LoraFold.Merge(folder.Dir, peft, outDir, r.GetValue(unmerge), adapterDir, folder.DecoderFile);
             double adapterMb = FileSize(Path.Combine(adapterDir, PeftAdapter.WeightsFile)) / Mb;
-            double modelMb = Directory.EnumerateFiles(outDir, Models.GenAiFolder.DefaultDecoderFile + "*").Sum(FileSize) / Mb;
+            double modelMb = Directory.EnumerateFiles(outDir, folder.DecoderFile + "*").Sum(FileSize) / Mb;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{(r.GetValue(unmerge) ? "unmerged" : "merged")} {targets.Count} weights → {outDir} in {sw.Elapsed.TotalSeconds:F1}s"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

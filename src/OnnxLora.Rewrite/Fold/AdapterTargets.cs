@@ -1,6 +1,7 @@
-// Maps a PEFT adapter's tensors onto the GenAI model's weights: module path → MatMul initializer
-// (GenAiNames), with shape checks. Every mismatch is one line naming the adapter tensor or weight.
-// It does not read weight bytes; fold and the .onnx_adapter writer both start here.
+// Maps a PEFT adapter's tensors onto the model's linear layers: module path → LinearLayer (LinearDiscovery,
+// so packed, transposed and torch-named weights resolve alike), with shape checks against the layer's
+// in/out (its slice for packed Q/K/V). Every mismatch is one line naming the adapter tensor or module.
+// It does not read weight bytes; fold, base hashing and the .onnx_adapter writer all start here.
 using System.Globalization;
 using OnnxLora.Models;
 using OnnxLora.Onnx.Ir;
@@ -14,7 +15,7 @@ public static class AdapterTargets
     public static IReadOnlyList<LoraTarget> Resolve(Graph graph, PeftAdapter adapter, string source)
     {
         var targets = new List<LoraTarget>();
-        IReadOnlyDictionary<string, LinearWeight>? linear = null;
+        Dictionary<string, LinearLayer>? linears = null;
         foreach (var name in adapter.Tensors.Keys)
         {
             if (Peft.IsB(name))
@@ -30,26 +31,11 @@ public static class AdapterTargets
             {
                 throw new ModelFormatException($"{source}: adapter tensor '{name}' is not a LoRA A/B weight (expected {Peft.Prefix}<module>{Peft.ASuffix})");
             }
-            var weight = WeightOf(module)
-                ?? throw new ModelFormatException($"{source}: adapter tensor '{name}' targets '{module}', which is not a Llama projection this model has");
-            long inF, outF;
-            if (graph.Initializers.TryGetValue(weight, out var w))
+            linears ??= LinearDiscovery.Find(graph).ToDictionary(l => l.Module, StringComparer.Ordinal);
+            if (!linears.TryGetValue(module, out var linear))
             {
-                if (w.Dims.Length != 2)
-                {
-                    throw new ModelFormatException($"{source}: weight '{weight}' has rank {w.Dims.Length}, expected a 2-D [in,out] matrix");
-                }
-                (inF, outF) = (w.Dims[0], w.Dims[1]);
-            }
-            else
-            {
-                // Not a float initializer: an int4 (MatMulNBits) weight of that name, or nothing.
-                linear ??= LinearWeight.Find(graph, source);
-                if (!linear.TryGetValue(weight, out var lw))
-                {
-                    throw new ModelFormatException($"{source}: adapter tensor '{name}' targets weight '{weight}', which the model does not have");
-                }
-                (inF, outF) = (lw.In, lw.Out);
+                throw new ModelFormatException(
+                    $"{source}: adapter tensor '{name}' targets '{module}', which this model does not have (its linear modules: {Modules(linears)})");
             }
             var bName = Peft.B(module);
             if (!adapter.Tensors.TryGetValue(bName, out var b))
@@ -57,6 +43,8 @@ public static class AdapterTargets
                 throw new ModelFormatException($"{source}: adapter has '{name}' but no '{bName}'");
             }
             var aShape = adapter.Tensors[name].Shape;
+            long inF = linear.In, outF = linear.Out;
+            var weight = linear.Weight;
             if (aShape.Length != 2 || aShape[1] != inF)
             {
                 throw new ModelFormatException(
@@ -68,7 +56,7 @@ public static class AdapterTargets
                 throw new ModelFormatException(
                     $"{source}: tensor '{bName}' has shape [{string.Join(",", b.Shape)}], weight '{weight}' needs [{outF},{rank}]");
             }
-            targets.Add(new LoraTarget(module, weight, name, bName, inF, outF, rank, adapter.Settings.ScalingAt(rank)));
+            targets.Add(new LoraTarget(module, weight, name, bName, inF, outF, rank, adapter.Settings.ScalingAt(rank)) { Linear = linear });
         }
         if (targets.Count == 0)
         {
@@ -77,7 +65,14 @@ public static class AdapterTargets
         return targets;
     }
 
-    /// <summary>model.layers.3.self_attn.q_proj → model.layers.3.attn.q_proj.MatMul.weight; lm_head → lm_head.MatMul.weight.</summary>
+    private static string Modules(Dictionary<string, LinearLayer> linears)
+    {
+        var names = linears.Keys.Take(8).ToList();
+        return names.Count == 0 ? "none found" : string.Join(", ", names) + (linears.Count > names.Count ? $", … {linears.Count - names.Count} more" : "");
+    }
+
+    /// <summary>The canonical weight name of a module in our import's layout, used to name it layout-independently (BaseHash):
+    /// model.layers.3.self_attn.q_proj → model.layers.3.attn.q_proj.MatMul.weight; lm_head → lm_head.MatMul.weight.</summary>
     public static string? WeightOf(string module)
     {
         if (module == "lm_head")

@@ -1,11 +1,12 @@
 // Folds an adapter (or none: plain quantization) into a GenAI model folder and writes its linear weights as int4
-// MatMulNBits exactly as the GenAI builder's `-p int4` quantizes a float model: every MatMul with a constant 2-D float
-// weight (projections and lm_head; the builder's op_types_to_quantize=MatMul) becomes "<node>_Q4" reading
-// <w>_Q4/_scales[/_zero_points]; embeddings (Gather) stay float unless asked (then GatherBlockQuantized). The merged
-// weight is rounded to the model's dtype first, so the result equals `merge` followed by the builder's quantizer.
-// On an int4 base, targeted weights are dequantized, folded and requantized (the added error is measured); untouched
-// int4 weights are copied byte for byte. Every check runs before anything is written; weights stream strip by strip;
-// the folder is published atomically.
+// MatMulNBits exactly as the GenAI builder's `-p int4` quantizes a float model: every linear LinearDiscovery finds as
+// MatMul(x, W[in,out]) (projections, packed qkv and lm_head; the builder's op_types_to_quantize=MatMul) becomes
+// "<node>_Q4" reading <w>_Q4/_scales[/_zero_points]; embeddings (Gather) stay float unless asked (then
+// GatherBlockQuantized); linears stored otherwise (HF [out,in] behind a Transpose, Gemm) stay float, as the builder's
+// quantizer leaves them, and an adapter targeting one is refused. The merged weight is rounded to the model's dtype
+// first, so the result equals `merge` followed by the builder's quantizer. On an int4 base, targeted weights are
+// dequantized, folded and requantized (the added error is measured); untouched int4 weights are copied byte for
+// byte. Every check runs before anything is written; weights stream strip by strip; the folder is published atomically.
 // K=in features, N=out features
 using System.Globalization;
 using OnnxLora.Models;
@@ -18,32 +19,43 @@ namespace OnnxLora.Rewrite.Fold;
 public static class Int4Merge
 {
     /// <summary>Writes <paramref name="outDir"/>; <paramref name="adapter"/> null quantizes the model as it is.</summary>
+    /// <param name="decoderFile">The decoder inside <paramref name="onnxDir"/>; null: as GenAiFolder.Open resolves it.</param>
     public static Int4MergeReport Run(string onnxDir, PeftAdapter? adapter, string outDir, Int4QuantizeOptions options,
-        string adapterSource = "adapter", IProgress<string>? progress = null)
+        string adapterSource = "adapter", IProgress<string>? progress = null, string? decoderFile = null)
     {
         if (options.Check() is { } bad)
         {
             throw new ArgumentException(bad);
         }
-        var folder = GenAiFolder.Open(onnxDir);
+        var folder = GenAiFolder.Open(onnxDir, decoderFile);
         var modelPath = folder.DecoderPath;
         var model = folder.LoadDecoder();
         var g = model.Graph;
-        var linear = LinearWeight.Find(g, modelPath);
+        var layers = LinearDiscovery.Find(g, modelPath);
+        var linear = LinearWeight.From(g, layers, modelPath);
         IReadOnlyList<LoraTarget> targets = [];
-        var deltas = new Dictionary<string, LoraDelta>(StringComparer.Ordinal);
+        var deltas = new Dictionary<string, List<(LinearLayer Layer, LoraDelta Delta)>>(StringComparer.Ordinal);
         if (adapter is not null)
         {
             targets = AdapterTargets.Resolve(g, adapter, adapterSource);
             LoraFold.CheckBase(g, adapter, targets, adapterSource);
             foreach (var t in targets)
             {
-                deltas[t.Weight] = new LoraDelta(adapter.Tensors[t.A].Data, adapter.Tensors[t.B].Data, t.Rank, (int)t.In, (int)t.Out, (float)t.Scaling);
+                if (!LinearWeight.IsSupported(t.Layer))
+                {
+                    throw new ModelFormatException(
+                        $"{modelPath}: {t.Module} reads weight '{t.Weight}' as {t.Layer.Layout}; int4 export folds and quantizes MatMul(x, W[in,out]) weights (the GenAI builder's layout) only: merge without --quantize");
+                }
+                if (!deltas.TryGetValue(t.Weight, out var parts))
+                {
+                    deltas[t.Weight] = parts = [];
+                }
+                parts.Add((t.Layer, new LoraDelta(adapter.Tensors[t.A].Data, adapter.Tensors[t.B].Data, t.Rank, (int)t.In, (int)t.Out, (float)t.Scaling)));
             }
         }
 
         // Plan and check everything before writing anything.
-        var plan = new List<(LinearWeight Weight, Int4BlockLayout Layout, LoraDelta? Delta)>();
+        var plan = new List<(LinearWeight Weight, Int4BlockLayout Layout, List<(LinearLayer Layer, LoraDelta Delta)>? Delta)>();
         var kept = new List<string>();
         var keptFloat = new List<string>();
         var readers = g.ConsumerIndex();
@@ -63,7 +75,7 @@ public static class Int4Merge
                 keptFloat.Add(w.Name);
                 if (delta is not null)
                 {
-                    g.Initializers[w.Name] = LoraFold.Merged(w.Float!, delta);
+                    LoraFold.Fold(g, adapter!, targets.Where(t => t.Weight == w.Name).ToList(), unmerge: false, modelPath);
                 }
                 continue;
             }
@@ -202,7 +214,8 @@ public static class Int4Merge
     private static ElementType ScaleType(LinearWeight w) => w.Int4?.ScaleType ?? w.Float!.Type;
 
     // W[:, col0..] (+ Δ when folding), finite-checked and rounded to the model dtype as `merge` would have stored it.
-    private static ColumnStripSource MergedColumns(LinearWeight w, LoraDelta? delta, ElementType dtype)
+    // Each part adds Δ on its own column slice [Offset, Offset+Out) of W (a packed qkv has three).
+    private static ColumnStripSource MergedColumns(LinearWeight w, List<(LinearLayer Layer, LoraDelta Delta)>? delta, ElementType dtype)
     {
         float[]? d = null;
         return (col0, count, strip) =>
@@ -216,9 +229,18 @@ public static class Int4Merge
             for (int i = 0; i < w.In; i++)
             {
                 var row = strip.Slice(i * count, count);
-                var dr = d.AsSpan(0, count);
-                delta.ComputeRowSlice(i, col0, dr);
-                System.Numerics.Tensors.TensorPrimitives.Add(row, dr, row);
+                foreach (var (layer, part) in delta)
+                {
+                    int lo = Math.Max(col0, (int)layer.Offset), hi = Math.Min(col0 + count, (int)(layer.Offset + layer.Out));
+                    if (lo >= hi)
+                    {
+                        continue;
+                    }
+                    var dr = d.AsSpan(0, hi - lo);
+                    part.ComputeRowSlice(i, lo - (int)layer.Offset, dr);
+                    var target = row.Slice(lo - col0, hi - lo);
+                    System.Numerics.Tensors.TensorPrimitives.Add(target, dr, target);
+                }
                 foreach (var v in row)
                 {
                     if (!float.IsFinite(v))

@@ -1,22 +1,25 @@
-// A linear layer's frozen weight W (in,out) and how the model stores it: a float initializer read by a MatMul, or an
-// int4 MatMulNBits weight (the GenAI builder's `-p int4`). Both are named by the float name the builder starts from
-// (e.g. model.layers.0.attn.q_proj.MatMul.weight; an int4 weight's codes are that name + "_Q4"). Fold, base hashing
-// and int4 export read W through this one view: column strips or rows in float32, dequantized when stored int4.
-// It does not decide which weights an adapter targets (AdapterTargets) and never materialises a whole weight.
-// K=in features, N=out features, S=columns in a strip
+// The whole frozen weight W (in,out) of one linear node, as LinearDiscovery found it, with its bytes: a float
+// [in,out] initializer read by a MatMul, or an int4 MatMulNBits weight (the GenAI builder's `-p int4`). Both are
+// named by the float name the builder starts from (e.g. model.layers.0.attn.q_proj.MatMul.weight; an int4 weight's
+// codes are that name + "_Q4"). A packed qkv_proj is one LinearWeight carrying its three layers (column slices).
+// Int4 export, fold onto an int4 base and the int4 tests read W through this view: column strips in float32,
+// dequantized when stored int4. It does not find linears itself (LinearDiscovery does) and never materialises a
+// whole weight. K=in features, N=out features, S=columns in a strip
 using System.Globalization;
 using OnnxLora.Models;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Quantization;
+using OnnxLora.Rewrite.Lora;
 
 namespace OnnxLora.Rewrite.Fold;
 
 public sealed class LinearWeight
 {
-    private LinearWeight(string name, Node node, Initializer? floatWeight, MatMulNBitsWeight? int4)
+    private LinearWeight(string name, Node node, IReadOnlyList<LinearLayer> layers, Initializer? floatWeight, MatMulNBitsWeight? int4)
     {
         Name = name;
         Node = node;
+        Layers = layers;
         Float = floatWeight;
         Int4 = int4;
     }
@@ -26,6 +29,9 @@ public sealed class LinearWeight
 
     /// <summary>The MatMul or MatMulNBits node that reads W.</summary>
     public Node Node { get; }
+
+    /// <summary>The modules this weight computes: one, or q/k/v column slices of a packed weight.</summary>
+    public IReadOnlyList<LinearLayer> Layers { get; }
 
     /// <summary>Float storage, [in,out] float32/float16/bfloat16; null when int4.</summary>
     public Initializer? Float { get; }
@@ -39,38 +45,40 @@ public sealed class LinearWeight
 
     public int Out => Int4?.Layout.N ?? checked((int)Float!.Dims[1]);
 
-    /// <summary>The initializers holding W, in the order they are hashed: the float weight, or codes, scales, zero points.</summary>
+    /// <summary>The initializers holding W: the float weight, or codes, scales, zero points.</summary>
     public IEnumerable<Initializer> Storage =>
         Float is not null ? [Float] : new[] { Int4!.Codes, Int4.Scales, Int4.ZeroPoints }.OfType<Initializer>();
 
     /// <summary>
-    /// Every 2-D constant weight of a MatMul (float32/float16/bfloat16) and every MatMulNBits weight, by name, in node
-    /// order. A MatMulNBits node the builder would not write (bits ≠ 4, prepacked, g_idx, …) is refused in one line.
+    /// The weights of LinearDiscovery's layers that a MatMul reads as [in,out] or a MatMulNBits reads as int4, by weight
+    /// name in node order (a packed weight once). Layers stored otherwise (HF [out,in] behind a Transpose, Gemm) are
+    /// not in it: <see cref="IsSupported"/>.
     /// </summary>
-    public static IReadOnlyDictionary<string, LinearWeight> Find(Graph graph, string source)
+    public static IReadOnlyDictionary<string, LinearWeight> Find(Graph graph, string source) =>
+        From(graph, LinearDiscovery.Find(graph, source), source);
+
+    /// <summary>As <see cref="Find(Graph, string)"/> over layers already found.</summary>
+    public static IReadOnlyDictionary<string, LinearWeight> From(Graph graph, IReadOnlyList<LinearLayer> layers, string source)
     {
         var found = new Dictionary<string, LinearWeight>(StringComparer.Ordinal);
-        foreach (var node in graph.Nodes)
+        foreach (var byNode in layers.Where(IsSupported).GroupBy(l => l.Node))
         {
-            LinearWeight? w = null;
-            if (node.OpType == "MatMul" && node.Domain.Length == 0
-                && graph.Initializers.TryGetValue(node.Input(1), out var init) && init.Dims.Length == 2
-                && init.Type is ElementType.Float or ElementType.Float16 or ElementType.BFloat16)
+            var first = byNode.First();
+            var node = LinearDiscovery.NodeOf(graph, first);
+            var w = first.IsInt4
+                ? new LinearWeight(first.Weight, node, byNode.ToList(), null, MatMulNBitsWeight.Read(graph, node, source))
+                : new LinearWeight(first.Weight, node, byNode.ToList(), graph.Initializers[first.Weight], null);
+            if (!found.TryAdd(w.Name, w))
             {
-                w = new LinearWeight(init.Name, node, init, null);
-            }
-            else if (MatMulNBits.Is(node))
-            {
-                var q = MatMulNBitsWeight.Read(graph, node, source);
-                w = new LinearWeight(q.WeightName, node, null, q);
-            }
-            if (w is not null && !found.TryAdd(w.Name, w) && !ReferenceEquals(found[w.Name].Storage.First(), w.Storage.First()))
-            {
-                throw new ModelFormatException($"{source}: weight name '{w.Name}' is used by two different weights");
+                throw new ModelFormatException($"{source}: weight '{w.Name}' is read by two linear nodes ('{found[w.Name].Node.Name}', '{node.Name}')");
             }
         }
         return found;
     }
+
+    /// <summary>A layer whose weight this view can read: MatMul over an [in,out] initializer, or MatMulNBits.</summary>
+    public static bool IsSupported(LinearLayer layer) =>
+        layer.Layout is WeightLayout.Int4 || (layer.Layout is WeightLayout.InOut && layer.View is null);
 
     /// <summary>Fills <paramref name="strip"/>, (K, count) row-major, with W[:, col0 .. col0+count) in float32.</summary>
     public void ReadColumns(int col0, int count, Span<float> strip)

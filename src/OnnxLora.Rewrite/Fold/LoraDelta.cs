@@ -55,6 +55,33 @@ public sealed class LoraDelta
         TensorPrimitives.Multiply(dst, Scaling, dst);
     }
 
+    /// <summary>
+    /// The delta in the layout of a stored weight: rows of Δ (in,out) for [in,out] storage, or rows of Δᵀ = s·B·A (out,in)
+    /// for weights kept [out,in] (HF layout behind a Transpose, Gemm transB=1), computed as the same product with A and B
+    /// swapped: Δᵀ[o,i] = s·Σ_k Bᵀ[k,o]·Aᵀ[i,k].
+    /// </summary>
+    public static LoraDelta ForStorage(float[] a, float[] b, int rank, int inFeatures, int outFeatures, float scaling, bool storedOutIn)
+    {
+        if (!storedOutIn)
+        {
+            return new LoraDelta(a, b, rank, inFeatures, outFeatures, scaling);
+        }
+        var bt = new float[(long)rank * outFeatures]; // Bᵀ (r,out) in the role of A
+        var at = new float[(long)inFeatures * rank];  // Aᵀ (in,r) in the role of B
+        for (int k = 0; k < rank; k++)
+        {
+            for (int o = 0; o < outFeatures; o++)
+            {
+                bt[(k * outFeatures) + o] = b[(o * rank) + k];
+            }
+            for (int i = 0; i < inFeatures; i++)
+            {
+                at[(i * rank) + k] = a[(k * inFeatures) + i];
+            }
+        }
+        return new LoraDelta(bt, at, rank, outFeatures, inFeatures, scaling);
+    }
+
     /// <summary>The whole Δ (in,out); for tests and small matrices.</summary>
     public float[] Compute()
     {

@@ -1,7 +1,8 @@
-// The "adapter-ready" inference model: the GenAI graph (KV cache kept) with LoRA injected at scaling 1,
-// whose Aᵀ (in,r) / Bᵀ (r,out) are graph inputs WITH zero default initializers (ORT overridable
-// initializers), pre-transposed so a decode step runs only MatMul, MatMul, Add per adapter; projections
-// that read the same input share one branch and one concatenated base MatMul (SharedInputLoraFusion).
+// The "adapter-ready" inference model: the user's graph (GenAI/builder or torch.onnx; KV cache kept) with
+// LoRA injected at scaling 1, whose Aᵀ (in,r) / Bᵀ (r,out) are graph inputs WITH zero default initializers
+// (ORT overridable initializers) in the model's activation dtype, pre-transposed so a decode step runs only
+// MatMul, MatMul, Add per adapter; projections that read the same input share one branch and one
+// concatenated base MatMul (SharedInputLoraFusion), slices of a packed qkv_proj one branch on it.
 // Without an adapter it equals the base; an .onnx_adapter (B pre-scaled, same grouping) switches it.
 // It does not hold adapter values; AdapterExport writes those. The folder is written by GenAiFolder.
 using OnnxLora.Models;
@@ -18,17 +19,18 @@ public static class AdapterReadyModel
         var model = folder.LoadDecoder();
         // Scaling is folded into the adapter file's B, so one ready model serves adapters of any alpha.
         var unit = settings with { Alpha = settings.Rank, UseRsLora = false, Dropout = 0 };
-        var (_, targets) = LoraInjection.Run(model, unit, training: false, transposed: true);
+        var dtype = Passes.TrainingLowering.ComputeType(model);
+        var (_, targets) = LoraInjection.Run(model, unit, training: false, computeType: dtype, transposed: true);
         var (_, groups) = SharedInputLoraFusion.Run(model, targets);
         foreach (var group in groups)
         {
             foreach (var name in new[] { group.A, group.B })
             {
-                var shape = Graph.TypeOf(model.Graph.FindInput(name)!).Shape;
-                model.Graph.AddInitializer(Zeros(name, shape[0].Value!.Value, shape[1].Value!.Value)); // Aᵀ (in,r), Bᵀ (r,out)
+                var type = Graph.TypeOf(model.Graph.FindInput(name)!);
+                model.Graph.AddInitializer(Zeros(name, type.Element, type.Shape[0].Value!.Value, type.Shape[1].Value!.Value)); // Aᵀ (in,r), Bᵀ (r,out)
             }
         }
-        model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank + ";layout=" + AdapterExport.Layout);
+        model.SetMetadata("onnxlora.adapter_ready", "rank=" + settings.Rank + ";layout=" + AdapterExport.Layout + ";dtype=" + dtype.OnnxName());
         folder.Write(model, outDir, temp => QuietOverridableWarnings(Path.Combine(temp, "genai_config.json")));
         return targets;
     }
@@ -51,6 +53,6 @@ public static class AdapterReadyModel
         }
     }
 
-    private static Initializer Zeros(string name, long rows, long cols) =>
-        new(name, ElementType.Float, [rows, cols], TensorData.FromBytes(new byte[rows * cols * sizeof(float)]));
+    private static Initializer Zeros(string name, ElementType type, long rows, long cols) =>
+        new(name, type, [rows, cols], TensorData.FromBytes(new byte[rows * cols * type.SizeInBytes()]));
 }

@@ -12,10 +12,12 @@ public sealed record LoraSettings
 
     public bool UseRsLora { get; init; }
 
-    /// <summary>Module names (q_proj, …, lm_head) or the single word "all-linear".</summary>
+    /// <summary>Module names, matched as PEFT does: a module whose path is the name or ends in "." + name (q_proj,
+    /// self_attn.q_proj, lm_head); or the single word "all-linear" (every linear but the LM head).</summary>
     public IReadOnlyList<string> TargetModules { get; init; } = Peft.DefaultTargets;
 
-    /// <summary>Optional regex on the weight initializer name; when set it replaces <see cref="TargetModules"/>.</summary>
+    /// <summary>Optional regex that must match a whole HF module path (PEFT's single-string target_modules, re.fullmatch);
+    /// when set it replaces <see cref="TargetModules"/>.</summary>
     public string? TargetRegex { get; init; }
 
     /// <summary>Restrict to these layer indices (null: all).</summary>

@@ -34,13 +34,21 @@ public sealed class PeftAdapter
         {
             throw new ModelFormatException($"{configPath}: peft_type '{peftType}' is not LORA");
         }
+        // PEFT reads a list as module names (suffix match) and a single string as a regex over the whole module path,
+        // except the shorthand "all-linear".
+        string? targetRegex = null;
         var targets = cfg["target_modules"] switch
         {
             JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
-            JsonValue v => [v.GetValue<string>()],
+            JsonValue v when v.GetValue<string>() == TargetMatcher.AllLinear => [TargetMatcher.AllLinear],
+            JsonValue => [],
             null => [.. Peft.ConfigFileTargets],
             _ => throw new ModelFormatException($"{configPath}: 'target_modules' must be a list of module names or a string"),
         };
+        if (cfg["target_modules"] is JsonValue regex && targets.Length == 0)
+        {
+            targetRegex = regex.GetValue<string>();
+        }
         // A missing key means what PEFT's LoraConfig means by it (Peft.ConfigFile*).
         var settings = new LoraSettings
         {
@@ -48,12 +56,14 @@ public sealed class PeftAdapter
             Alpha = cfg["lora_alpha"]?.GetValue<double>() ?? Peft.ConfigFileAlpha,
             Dropout = cfg["lora_dropout"]?.GetValue<double>() ?? Peft.ConfigFileDropout,
             UseRsLora = cfg["use_rslora"]?.GetValue<bool>() ?? Peft.ConfigFileRsLora,
-            TargetModules = targets.Length == 1 && targets[0] == "all-linear" ? ["all-linear"] : targets,
+            TargetModules = targets,
+            TargetRegex = targetRegex,
             Layers = cfg["layers_to_transform"] is JsonArray layers ? layers.Select(x => x!.GetValue<int>()).ToArray() : null,
         };
         try
         {
             settings.Validate();
+            _ = new TargetMatcher(settings); // an invalid regex fails here, naming the file
         }
         catch (ArgumentException e)
         {
@@ -127,8 +137,9 @@ public sealed class PeftAdapter
                 ["fan_in_fan_out"] = false,
                 ["inference_mode"] = true,
                 ["init_lora_weights"] = true,
-                ["target_modules"] = s.TargetModules.Count == 1 && s.TargetModules[0] == "all-linear"
-                    ? "all-linear" : new JsonArray(s.TargetModules.Select(x => (JsonNode)x).ToArray()),
+                ["target_modules"] = s.TargetRegex is { } regex ? regex
+                    : s.TargetModules is [TargetMatcher.AllLinear] ? TargetMatcher.AllLinear
+                    : new JsonArray(s.TargetModules.Select(x => (JsonNode)x).ToArray()),
                 ["base_model_name_or_path"] = baseModel,
                 ["library_name"] = "onnxlora",
             };

@@ -5,7 +5,8 @@
 //   [y₁|…|y_k] = Split(Add(MatMul(x, [W₁|…|W_k]), MatMul(MatMul(x, A_g), B_g)), axis=-1)
 // so a decode step runs 5 nodes for q/k/v instead of 12 (4 when GroupQueryAttention takes the packed
 // QKV directly). W (in,out), A_g (in,Σr), B_g (Σr,Σout).
-// It does not touch the training graph, and it needs float32 weights of equal input size.
+// A packed weight's slices (the builder's qkv_proj) already share one branch (LoraInjection) and are left
+// as they are. It does not touch the training graph, and it needs weights of one float type and equal input size.
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Rewrite.Lora;
@@ -20,6 +21,14 @@ public static class SharedInputLoraFusion
         bool modified = false;
         foreach (var group in groups.Where(x => x.IsFused))
         {
+            if (group.Modules.Select(m => byModule[m].Linear?.Node).Distinct().Count() == 1 && byModule[group.Modules[0]].Linear?.IsSlice == true)
+            {
+                continue; // slices of one packed weight: injected as one branch already
+            }
+            if (group.Modules.Any(m => byModule[m].Linear is { Layout: not WeightLayout.InOut }))
+            {
+                continue; // weights behind a Transpose or in a Gemm keep one branch each
+            }
             Fuse(g, group, group.Modules.Select(m => byModule[m]).ToList());
             modified = true;
         }
@@ -43,12 +52,15 @@ public static class SharedInputLoraFusion
             {
                 throw new RewriteException($"{group.Name}: '{m.Target.Module}' reads '{m.Base.Input(0)}', not '{x}'; its LoRA branch cannot be shared");
             }
-            if (w.Type != ElementType.Float || w.Dims[0] != ws[0].Dims[0])
+            if (w.Type != ws[0].Type || !w.Type.IsFloating() || w.Dims[0] != ws[0].Dims[0] || m.Target.Layer.Layout != WeightLayout.InOut)
             {
-                throw new RewriteException($"{group.Name}: weight '{w.Name}' is {w.Type.OnnxName()} [{string.Join(",", w.Dims)}]; fusion needs float32 with in={ws[0].Dims[0]}");
+                throw new RewriteException(
+                    $"{group.Name}: weight '{w.Name}' is {w.Type.OnnxName()} [{string.Join(",", w.Dims)}] ({m.Target.Layer.Layout}); fusion needs [in,out] {ws[0].Type.OnnxName()} weights with in={ws[0].Dims[0]}");
             }
         }
         long inF = ws[0].Dims[0], sumOut = ws.Sum(w => w.Dims[1]), sumR = members.Sum(t => (long)t.Rank);
+        var type = ws[0].Type;
+        var loraType = Graph.TypeOf(g.FindInput(members[0].A)!).Element;
 
         foreach (var m in matched)
         {
@@ -58,15 +70,16 @@ public static class SharedInputLoraFusion
             g.Nodes.Remove(m.Add);
             g.Inputs.RemoveAll(i => i.Name == m.Target.A || i.Name == m.Target.B);
         }
-        foreach (var w in ws)
+        var stillRead = g.Nodes.SelectMany(n => n.Inputs).ToHashSet(StringComparer.Ordinal);
+        foreach (var w in ws.Where(w => !stillRead.Contains(w.Name)))
         {
-            g.Initializers.Remove(w.Name);
+            g.Initializers.Remove(w.Name); // a weight other nodes also read (torch.onnx deduplicates) stays
         }
         var wName = g.UniqueName(group.Name + ".MatMul.weight");
-        g.AddInitializer(new Initializer(wName, ElementType.Float, [inF, sumOut],
-            TensorData.FromGenerator(inF * sumOut * sizeof(float), s => WriteConcatenated(ws, s))));
-        g.Inputs.Add(Graph.MakeValueInfo(group.A, ElementType.Float, inF, sumR));
-        g.Inputs.Add(Graph.MakeValueInfo(group.B, ElementType.Float, sumR, sumOut));
+        g.AddInitializer(new Initializer(wName, type, [inF, sumOut],
+            TensorData.FromGenerator(inF * sumOut * type.SizeInBytes(), s => WriteConcatenated(ws, s))));
+        g.Inputs.Add(Graph.MakeValueInfo(group.A, loraType, inF, sumR));
+        g.Inputs.Add(Graph.MakeValueInfo(group.B, loraType, sumR, sumOut));
 
         var b = new GraphBuilder(g, "/lora/" + group.Name + "/");
         var baseOut = b.MatMul(x, wName);                    // (B,T,Σout)
@@ -129,7 +142,7 @@ public static class SharedInputLoraFusion
         {
             foreach (var w in ws)
             {
-                int rowBytes = checked((int)(w.Dims[1] * sizeof(float)));
+                int rowBytes = checked((int)(w.Dims[1] * w.Type.SizeInBytes()));
                 dst.Write(w.Data.Span.Slice(checked((int)(i * rowBytes)), rowBytes));
             }
         }

@@ -1,8 +1,12 @@
-// Lowers GroupQueryAttention (com.microsoft, fused rotary) and RotaryEmbedding to standard ops
-// for a full sequence without KV cache, positions 0..T-1 in every row (as transformers does when
-// no position_ids are given), causal and key-padding masked:
-//   q,k ← RoPE(q,k);  k,v ← repeat_kv;  P = softmax((q·scale)·kᵀ + bias);  out = P·v
-// with bias = where(mask, 0, min) built once (B,1,T,T) and shared by all layers.
+// Lowers GroupQueryAttention (com.microsoft; q/k/v separate or packed in one input as the model builder
+// writes it by default; rotary fused or done by separate RotaryEmbedding nodes) and RotaryEmbedding to
+// standard ops for a full sequence without KV cache, positions 0..T-1 in every row (as transformers does
+// when no position_ids are given), causal and key-padding masked:
+//   q,k ← RoPE(q,k);  k,v ← repeat_kv;  P = softmax((q·scale)·kᵀ + bias);  out = (P·v) · keep
+// with bias = where(mask, 0, min) built once (B,1,T,T) and shared by all layers, and keep (B,T,1) = 0 for a
+// query row that sees no key (a left pad), so it outputs zeros as torch's SDPA does (transformers 5).
+// The builder's other attention forms (MultiHeadAttention for -e cpu -p fp16, Attention, PagedAttention)
+// are refused, naming the builder option to re-export with.
 // B=batch, T=time, H=heads, K=kv heads, d=head dim. It does not handle local windows or softcap.
 using OnnxLora.Onnx.Ir;
 
@@ -16,13 +20,19 @@ public sealed class AttentionLowering
     public static PassResult Run(Model model, string attentionMask = "attention_mask", ElementType computeType = ElementType.Float)
     {
         var g = model.Graph;
+        if (g.Nodes.FirstOrDefault(n => n.Domain == Model.MicrosoftDomain && s_refused.ContainsKey(n.OpType)) is { } refused)
+        {
+            throw new RewriteException($"{refused}: {refused.OpType} cannot be lowered for training; {s_refused[refused.OpType]}");
+        }
         var targets = g.Nodes.Where(n => n.Domain == Model.MicrosoftDomain && n.OpType is "GroupQueryAttention" or "RotaryEmbedding").ToList();
         if (targets.Count == 0)
         {
             return new PassResult(model, false);
         }
         var shared = new GraphBuilder(g, "/lowered/attention_mask/");
-        string? mask = null;
+        (string Bias, string Keep)? mask = null;
+        // Head sizes are read before any node is lowered: a query that a RotaryEmbedding rotates names its width only until then.
+        var headDims = targets.Where(n => n.OpType == "GroupQueryAttention").ToDictionary(n => n, n => HeadDim(g, n));
         foreach (var n in targets)
         {
             var b = new GraphBuilder(g, n.Name + "/lowered/");
@@ -32,8 +42,8 @@ public sealed class AttentionLowering
             }
             else
             {
-                mask ??= BuildMask(shared, attentionMask, g);
-                LowerGqa(b, n, mask, computeType);
+                mask ??= BuildMask(shared, attentionMask, g, computeType);
+                LowerGqa(b, n, headDims[n], mask.Value.Bias, mask.Value.Keep, computeType);
             }
             g.Nodes.Remove(n);
         }
@@ -41,13 +51,23 @@ public sealed class AttentionLowering
         return new PassResult(model, true);
     }
 
+    /// <summary>The builder's attention ops that are not lowered, with the builder option that writes GroupQueryAttention instead.</summary>
+    private static readonly Dictionary<string, string> s_refused = new(StringComparer.Ordinal)
+    {
+        ["MultiHeadAttention"] = "the model builder writes it for -e cpu -p fp16; re-export with -e cpu -p fp32, or -e cuda -p fp16/bf16 (GroupQueryAttention)",
+        ["Attention"] = "the model builder writes it for -e cuda -p fp32; re-export with -e cpu -p fp32, or -e cuda -p fp16/bf16 (GroupQueryAttention)",
+        ["PagedAttention"] = "re-export without --extra_options use_paged_attention=true (GroupQueryAttention)",
+        ["SparseAttention"] = "re-export a model without block-sparse attention",
+    };
+
     /// <summary>
     /// (B,1,T,T) float additive bias, 0 where key j is visible to query i and finfo.min elsewhere
-    /// (as transformers' eager attention). Visible iff j ≤ i, attention_mask[b, j] ≠ 0 and
+    /// (as transformers' eager attention), and keep (B,T,1) in the compute type: 1 for a query row with a visible
+    /// key, 0 for one without (SDPA outputs zeros there). Visible iff j ≤ i, attention_mask[b, j] ≠ 0 and
     /// attention_mask[b, j] = attention_mask[b, i]. A 0/1 mask is the usual padding mask; a mask of
     /// 1-based segment ids (packed sequences) also keeps attention within each example.
     /// </summary>
-    private static string BuildMask(GraphBuilder b, string attentionMask, Graph g)
+    private static (string Bias, string Keep) BuildMask(GraphBuilder b, string attentionMask, Graph g, ElementType computeType)
     {
         if (!g.IsGraphInput(attentionMask))
         {
@@ -62,22 +82,45 @@ public sealed class AttentionLowering
         // An Add of a shared bias instead of a Where per layer: ORT's broadcasting Where over (B,H,T,T)
         // was ~20× slower than the Add, and the Add's gradient is the identity (no Where in backward).
         // A masked score s + min rounds to min for any |s| far below ulp(min) ≈ 2e31, as a Where would give.
-        return b.Unsqueeze(b.Where(visible, b.Scalar(0f), b.Scalar(MaskedScore)), 1); // (B,1,T,T)
+        var bias = b.Unsqueeze(b.Where(visible, b.Scalar(0f), b.Scalar(MaskedScore)), 1); // (B,1,T,T)
+        var seen = b.ReduceSum(b.Cast(visible, ElementType.Float), [-1], keepDims: true); // (B,T,1) visible keys per query
+        var keep = b.Cast(b.Op("Greater", seen, b.Scalar(0f)), computeType); // (B,T,1)
+        return (bias, keep);
     }
 
-    private static void LowerGqa(GraphBuilder b, Node n, string mask, ElementType computeType)
+    /// <summary>d: from the fused rotary's cos_cache (d/2 columns), else from the query's width over its heads.</summary>
+    private static long HeadDim(Graph g, Node n)
     {
-        if (n.GetInt("do_rotary", 0) != 1 || n.GetInt("rotary_interleaved", 0) != 0)
+        if (n.GetInt("do_rotary", 0) == 1)
         {
-            throw new RewriteException($"{n}: only fused non-interleaved rotary (do_rotary=1, rotary_interleaved=0) can be lowered");
+            return g.Initializers.TryGetValue(n.Input(7), out var cos)
+                ? cos.Dims[1] * 2
+                : throw new RewriteException($"{n}: cos_cache '{n.Input(7)}' is not an initializer");
+        }
+        long h = n.GetInt("num_heads", 0), kvh = n.GetInt("kv_num_heads", 0);
+        bool packed = n.Input(1).Length == 0 && n.Input(2).Length == 0;
+        long width = WidthOf(g, n.Input(0))
+            ?? throw new RewriteException($"{n}: cannot tell the head size (query '{n.Input(0)}' has no known width and there is no cos_cache)");
+        long heads = packed ? h + 2 * kvh : h;
+        return heads > 0 && width % heads == 0 ? width / heads
+            : throw new RewriteException($"{n}: query width {width} is not a multiple of {heads} heads");
+    }
+
+    private static void LowerGqa(GraphBuilder b, Node n, long d, string mask, string keep, ElementType computeType)
+    {
+        bool rotary = n.GetInt("do_rotary", 0) == 1;
+        if (rotary && n.GetInt("rotary_interleaved", 0) != 0)
+        {
+            throw new RewriteException($"{n}: interleaved rotary (rotary_interleaved=1) is not supported");
         }
         if (n.GetInt("local_window_size", -1) != -1 || n.GetFloat("softcap", 0f) != 0f)
         {
             throw new RewriteException($"{n}: local_window_size/softcap are not supported");
         }
-        if (n.Input(2).Length == 0)
+        bool packed = n.Input(1).Length == 0 && n.Input(2).Length == 0;
+        if (!packed && (n.Input(1).Length == 0 || n.Input(2).Length == 0))
         {
-            throw new RewriteException($"{n}: packed QKV input is not supported");
+            throw new RewriteException($"{n}: key and value must both be given, or both be empty (packed QKV in the query input)");
         }
         foreach (var o in n.Outputs.Skip(1))
         {
@@ -93,23 +136,28 @@ public sealed class AttentionLowering
         }
         var cosCache = n.Input(7);
         var sinCache = n.Input(8);
-        if (!b.Graph.Initializers.TryGetValue(cosCache, out var cosInit))
-        {
-            throw new RewriteException($"{n}: cos_cache '{cosCache}' is not an initializer");
-        }
-        long d = cosInit.Dims[1] * 2; // head dim
         float scale = n.GetFloat("scale", 0f);
         if (scale == 0f)
         {
             scale = 1f / MathF.Sqrt(d);
         }
 
-        var q = b.Transpose(b.Reshape(n.Input(0), 0, 0, h, d), 0, 2, 1, 3); // (B,H,T,d)
-        var k = b.Transpose(b.Reshape(n.Input(1), 0, 0, kvh, d), 0, 2, 1, 3); // (B,K,T,d)
-        var v = b.Transpose(b.Reshape(n.Input(2), 0, 0, kvh, d), 0, 2, 1, 3); // (B,K,T,d)
-        var (cos, sin) = PositionTables(b, n.Input(0), cosCache, sinCache, axisOfT: 1); // (T,d/2)
-        q = Rotate(b, q, cos, sin, d);
-        k = Rotate(b, k, cos, sin, d);
+        string qIn = n.Input(0), kIn = n.Input(1), vIn = n.Input(2);
+        if (packed)
+        {
+            // The builder's packed QKV (B,T,(H+2K)·d): columns [q | k | v].
+            var parts = b.Split(qIn, -1, h * d, kvh * d, kvh * d);
+            (qIn, kIn, vIn) = (parts[0], parts[1], parts[2]);
+        }
+        var q = b.Transpose(b.Reshape(qIn, 0, 0, h, d), 0, 2, 1, 3); // (B,H,T,d)
+        var k = b.Transpose(b.Reshape(kIn, 0, 0, kvh, d), 0, 2, 1, 3); // (B,K,T,d)
+        var v = b.Transpose(b.Reshape(vIn, 0, 0, kvh, d), 0, 2, 1, 3); // (B,K,T,d)
+        if (rotary)
+        {
+            var (cos, sin) = PositionTables(b, qIn, cosCache, sinCache, axisOfT: 1); // (T,d/2)
+            q = Rotate(b, q, cos, sin, d);
+            k = Rotate(b, k, cos, sin, d);
+        }
         // The (B,H,T,T) chain and the repeated k/v are marked recomputable: training recomputes them from q,
         // k, v and the mask in the backward pass instead of keeping each layer's copies alive until then.
         var r = new GraphBuilder(b.Graph, b.Scope + Recomputation.Scope);
@@ -133,7 +181,27 @@ public sealed class AttentionLowering
             probs = r.Cast(probs, computeType);
         }
         var ctx = b.Transpose(b.MatMul(probs, v), 0, 2, 1, 3); // (B,T,H,d)
-        b.NodeWithOutputs("Reshape", [ctx, b.Ints(0, 0, -1)], [n.Outputs[0]]); // (B,T,H·d)
+        // A row with no visible key got a uniform P (all scores at min); SDPA gives it zeros, and so do we.
+        b.NodeWithOutputs("Mul", [b.Reshape(ctx, 0, 0, h * d), keep], [n.Outputs[0]]); // (B,T,H·d)
+    }
+
+    /// <summary>The last-axis width of a projection output: a MatMul's weight columns, through bias Adds, Casts and RotaryEmbedding.</summary>
+    private static long? WidthOf(Graph g, string value)
+    {
+        var producers = g.ProducerIndex();
+        for (int hops = 0; hops < 8 && producers.TryGetValue(value, out var p); hops++)
+        {
+            if (p.OpType == "MatMul" && g.Initializers.TryGetValue(p.Input(1), out var w) && w.Dims.Length == 2)
+            {
+                return w.Dims[1];
+            }
+            if (p.OpType is not ("Add" or "Cast" or "RotaryEmbedding" or "Identity"))
+            {
+                return null;
+            }
+            value = p.Input(0);
+        }
+        return null;
     }
 
     private static string Scalar(GraphBuilder b, float value, ElementType type) =>
@@ -183,14 +251,18 @@ public sealed class AttentionLowering
             throw new RewriteException($"{n}: cos_cache '{n.Input(2)}' is not an initializer");
         }
         long d = cosInit.Dims[1] * 2;
-        int? rank = DeclaredRank(b.Graph, n.Input(0)) ?? DeclaredRank(b.Graph, n.Outputs[0]);
+        int? rank = DeclaredRank(b.Graph, n.Input(0)) ?? DeclaredRank(b.Graph, n.Outputs[0]) ?? (heads > 0 ? 3 : ProjectionRank(b.Graph, n.Input(0)));
+        if (rank is null)
+        {
+            throw new RewriteException($"{n}: cannot tell whether input '{n.Input(0)}' is (B,T,H·d) or (B,H,T,d): no declared shape and num_heads = 0");
+        }
         if (rank is not (null or 3 or 4))
         {
             throw new RewriteException($"{n}: input '{n.Input(0)}' has rank {rank}; RotaryEmbedding takes (B,T,H·d) or (B,H,T,d)");
         }
         var cos = b.Gather(n.Input(2), n.Input(1)); // (B,T,d/2)
         var sin = b.Gather(n.Input(3), n.Input(1));
-        if (rank == 3 || (rank is null && heads > 0))
+        if (rank == 3)
         {
             var x = b.Transpose(b.Reshape(n.Input(0), 0, 0, -1, d), 0, 2, 1, 3); // (B,H,T,d)
             var r = Rotate(b, x, b.Unsqueeze(cos, 1), b.Unsqueeze(sin, 1), d);
@@ -202,6 +274,9 @@ public sealed class AttentionLowering
             b.NodeWithOutputs("Identity", [r], [n.Outputs[0]]);
         }
     }
+
+    /// <summary>3 when <paramref name="value"/> is a linear projection's output (MatMul with a 2-D weight, maybe plus a bias): (B,T,H·d).</summary>
+    private static int? ProjectionRank(Graph g, string value) => WidthOf(g, value) is null ? null : 3;
 
     /// <summary>The rank <paramref name="value"/> is declared with (graph input/output or value_info), if any.</summary>
     private static int? DeclaredRank(Graph g, string value)

@@ -1,6 +1,9 @@
-// Turns a GenAI-layout inference graph into a training forward graph: no KV cache, attention
-// and norms in standard ops. Graphs that already use only standard ops (torch/optimum exports)
-// pass through. Any contrib op left afterwards fails here, naming the node.
+// Turns an inference graph into a training forward graph: standard ops at the opset our nodes need (Gemm as
+// MatMul + Add), no KV cache, positions 0..T-1 computed in the graph, attention and norms in standard ops, and attention rows
+// that see no key giving zeros (SDPA semantics) whether the attention was a contrib op (AttentionLowering)
+// or already standard ops (torch.onnx/optimum exports: MaskedRowZeroing). Any contrib op left afterwards
+// fails here, naming the node. It does not inject LoRA or add the loss.
+using OnnxLora.Models;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Rewrite.Passes;
@@ -12,9 +15,18 @@ public sealed class TrainingLowering
 
     public static PassResult Run(Model model)
     {
+        if (model.Graph.Nodes.FirstOrDefault(n => n.OpType is "If" or "Loop" or "Scan") is { } control)
+        {
+            throw new RewriteException(
+                $"{control}: control flow cannot be trained through (optimum's decoder_model_merged.onnx switches cache branches with If); give the decoder without it (decoder_model.onnx or decoder_with_past_model.onnx)");
+        }
         var computeType = ComputeType(model);
-        bool modified = KvCacheRemoval.Run(model).Modified;
-        modified |= AttentionLowering.Run(model, computeType: computeType).Modified;
+        bool modified = OpsetUpgrade.Run(model).Modified;
+        modified |= GemmLowering.Run(model).Modified;
+        modified |= KvCacheRemoval.Run(model).Modified;
+        modified |= PositionIdsRange.Run(model).Modified;
+        bool lowered = AttentionLowering.Run(model, computeType: computeType).Modified;
+        modified |= lowered || MaskedRowZeroing.Run(model, computeType).Modified;
         modified |= NormLowering.Run(model, computeType).Modified;
         modified |= RecomputeMarking.Run(model).Modified;
         var left = model.Graph.Nodes.FirstOrDefault(n => (n.Domain.Length > 0 && n.Domain != "ai.onnx") || OrtOnlyDefaultDomainOps.Contains(n.OpType));
@@ -26,10 +38,49 @@ public sealed class TrainingLowering
         return new PassResult(model, modified);
     }
 
-    /// <summary>The model's activation dtype, read from the declared logits output (float32 if absent).</summary>
+    /// <summary>
+    /// The model's activation dtype: that of the embedding table the token ids index (through a Transpose for tied
+    /// embeddings), else of the declared logits. Not the logits': the builder's bf16 graphs cast only the logits to fp32.
+    /// </summary>
     public static ElementType ComputeType(Model model)
     {
-        var logits = model.Graph.Outputs.FirstOrDefault(o => o.Name == "logits") ?? model.Graph.Outputs.FirstOrDefault();
+        var g = model.Graph;
+        var producers = g.ProducerIndex();
+        foreach (var n in g.Nodes.Where(n => n.OpType == "Gather" && n.Domain.Length == 0 && n.Input(1) == GenAiNames.InputIds))
+        {
+            var table = n.Input(0);
+            while (!g.Initializers.ContainsKey(table) && producers.TryGetValue(table, out var p) && p.OpType is "Transpose" or "Reshape" or "Identity")
+            {
+                table = p.Input(0);
+            }
+            if (g.Initializers.TryGetValue(table, out var init) && init.Type.IsFloating())
+            {
+                return init.Type;
+            }
+        }
+        return LogitsType(model);
+    }
+
+    /// <summary>The declared type of the logits output (float32 if absent).</summary>
+    public static ElementType LogitsType(Model model)
+    {
+        var logits = model.Graph.Outputs.FirstOrDefault(o => o.Name == LogitsOutput(model.Graph));
         return logits is null ? ElementType.Float : Graph.TypeOf(logits).Element;
+    }
+
+    /// <summary>
+    /// The output holding the logits: "logits" (the builder, transformers/optimum), else the only output that is not a KV-cache
+    /// "present.*" one; anything else fails naming the outputs found.
+    /// </summary>
+    public static string LogitsOutput(Graph g)
+    {
+        if (g.Outputs.Any(o => o.Name == GenAiNames.Logits))
+        {
+            return GenAiNames.Logits;
+        }
+        var candidates = g.Outputs.Where(o => !o.Name.StartsWith(KvCacheRemoval.PresentPrefix, StringComparison.Ordinal)).ToList();
+        return candidates.Count == 1 ? candidates[0].Name
+            : throw new RewriteException(
+                $"no graph output named '{GenAiNames.Logits}' and {candidates.Count} other outputs ({string.Join(", ", candidates.Select(o => o.Name))}); cannot tell which one holds the logits");
     }
 }

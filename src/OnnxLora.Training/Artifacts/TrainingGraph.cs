@@ -1,4 +1,4 @@
-// Derives the training (or eval) graph from a GenAI-layout model by rewriting it:
+// Derives the training (or eval) graph from a model (GenAI/builder layout or a torch.onnx export) by rewriting it:
 // lower → inject LoRA (or lift all weights to inputs) → HF causal-LM loss → gradients.
 // The frozen base weights stay initializers in the base model's side file; nothing is copied.
 using OnnxLora.Autodiff;
@@ -16,7 +16,11 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
 {
     public static TrainingGraph Build(Model model, TrainingGraphOptions o)
     {
+        // Activations (and the LoRA branch) run in the embedding's dtype; the loss reads the logits as declared
+        // (the builder's bf16 graphs cast them to fp32 at the end).
         var computeType = TrainingLowering.ComputeType(model);
+        var logitsType = TrainingLowering.LogitsType(model);
+        var logits = TrainingLowering.LogitsOutput(model.Graph);
         TrainingLowering.Run(model);
         var g = model.Graph;
         IReadOnlyList<LoraTarget> targets = [];
@@ -39,14 +43,20 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
                 parameters.Add(new TrainableParameter(t.B, [t.Out, t.Rank], null));
             }
         }
-        var logits = GenAiNames.Logits;
         int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == Device.Cuda);
-        var loss = CausalLmLoss.Add(g, logits, logitsType: computeType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
+        var loss = CausalLmLoss.Add(g, logits, logitsType: logitsType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();
         g.Outputs.Add(Graph.MakeValueInfo(loss, ElementType.Float));
-        if (o.OutputLogits)
+        if (o.OutputLogits && logits == GenAiNames.Logits)
         {
+            g.Outputs.Add(logitsInfo);
+        }
+        else if (o.OutputLogits)
+        {
+            // An export that calls its logits otherwise: ours are always "logits".
+            g.AddNode(new Node("Identity", g.UniqueName("/logits/Identity"), [logits], [GenAiNames.Logits]));
+            logitsInfo.Name = GenAiNames.Logits;
             g.Outputs.Add(logitsInfo);
         }
         IReadOnlyDictionary<string, string> grads = new Dictionary<string, string>();

@@ -6,8 +6,11 @@ namespace OnnxLora.Training.Parity;
 
 public sealed record ParityBatch(long[] InputIds, long[] AttentionMask, long[]? Labels, int Batch, int Time)
 {
-    /// <summary>The tensors of a batch file that are inputs, not reference answers.</summary>
-    public static readonly IReadOnlySet<string> InputNames = new HashSet<string>(StringComparer.Ordinal) { "input_ids", "attention_mask", "labels" };
+    /// <summary>
+    /// The tensors of a batch file that are inputs, not reference answers. position_ids is read by nothing: our training and
+    /// eval graphs use positions 0..T-1 in every row, as transformers does when none are passed.
+    /// </summary>
+    public static readonly IReadOnlySet<string> InputNames = new HashSet<string>(StringComparer.Ordinal) { "input_ids", "attention_mask", "labels", "position_ids" };
 
     public static ParityBatch Load(string path)
     {

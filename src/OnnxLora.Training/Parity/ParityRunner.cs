@@ -29,12 +29,15 @@ public sealed record ParityOptions
     /// <summary>Loss chunks of the trajectory's training graph (null: the default for the vocabulary).</summary>
     public int? LossChunks { get; init; }
     public bool RecomputeLogits { get; init; }
+    /// <summary>Trajectory with dynamic loss scaling from this initial scale (mixed precision: fp16 bases).</summary>
+    public float? LossScale { get; init; }
 }
 
 /// <param name="NotCompared">Reference tensors (batch inputs aside) that no comparison read, with the reason.</param>
 /// <param name="NoReference">Our outputs that were compared with nothing, with the reason.</param>
+/// <param name="ComputeType">The model's activation dtype (fp16/bf16 models are checked against fp32 references at looser limits).</param>
 public sealed record ParityResult(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Outputs, IReadOnlyList<ParityComparison> Comparisons,
-    IReadOnlyList<ParityGap> NotCompared, IReadOnlyList<ParityGap> NoReference);
+    IReadOnlyList<ParityGap> NotCompared, IReadOnlyList<ParityGap> NoReference, Onnx.Ir.ElementType ComputeType = Onnx.Ir.ElementType.Float);
 
 public sealed record ParityComparison(string Name, string Reference, double MaxAbs, double MaxAbsReference)
 {
@@ -49,9 +52,10 @@ public static class ParityRunner
         using var source = ModelSource.Resolve(o.Model, progress);
         var outputs = new Dictionary<string, (float[], long[])>(StringComparer.Ordinal);
         var work = Path.Combine(Path.GetTempPath(), "onnxlora-parity-" + Guid.NewGuid().ToString("N")[..12]);
+        Onnx.Ir.ElementType computeType;
         try
         {
-            RunBase(source, batch, work, o.Runtime, outputs);
+            computeType = RunBase(source, batch, work, o.Runtime, outputs);
             if (o.Adapter is not null)
             {
                 var adapter = PeftAdapter.Load(o.Adapter);
@@ -76,11 +80,12 @@ public static class ParityRunner
                 outputs.Select(kv => SafetensorsTensor.FromFloat32(kv.Key, kv.Value.Item1, kv.Value.Item2)).ToList(),
                 new Dictionary<string, string> { ["producer"] = "onnxlora parity" });
         }
-        var (comparisons, notCompared, noReference) = Compare(o, batch, outputs);
-        return new ParityResult(outputs, comparisons, notCompared, noReference);
+        var (comparisons, notCompared, noReference) = Compare(o, outputs);
+        return new ParityResult(outputs, comparisons, notCompared, noReference, computeType);
     }
 
-    private static void RunBase(ModelSource source, ParityBatch batch, string work, RuntimeOptions runtime, Dictionary<string, (float[], long[])> outputs)
+    private static Onnx.Ir.ElementType RunBase(ModelSource source, ParityBatch batch, string work, RuntimeOptions runtime,
+        Dictionary<string, (float[], long[])> outputs)
     {
         var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, });
         var path = Path.Combine(work, "base", "eval_model.onnx");
@@ -97,6 +102,7 @@ public static class ParityRunner
         {
             SessionFactory.Release(session, runtime);
         }
+        return graph.ComputeType;
     }
 
     private static void RunAdapter(ModelSource source, ParityBatch batch, PeftAdapter adapter, ParityOptions o, string work,
@@ -144,11 +150,15 @@ public static class ParityRunner
     {
         var traj = TrajectoryFile.Load(o.Trajectory!);
         var dir = Path.Combine(work, "trajectory");
-        var options = new TrainingGraphOptions { Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Runtime.Device };
+        var options = new TrainingGraphOptions
+        {
+            Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Runtime.Device,
+            LossScaling = o.LossScale is not null,
+        };
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);
         var initial = artifacts.Parameters.ToDictionary(p => p.Name, p => adapter.Tensors[p.Name].Data);
-        using var engine = new StepEngine(artifacts, initial, o.Runtime);
+        using var engine = new StepEngine(artifacts, initial, o.Runtime, o.LossScale is { } scale ? new DynamicLossScaler(initialScale: scale) : null);
         var losses = new float[traj.Steps.Count];
         for (int s = 0; s < traj.Steps.Count; s++)
         {
@@ -175,12 +185,12 @@ public static class ParityRunner
     }
 
     private static (List<ParityComparison> Compared, List<ParityGap> NotCompared, List<ParityGap> NoReference) Compare(
-        ParityOptions o, ParityBatch batch, Dictionary<string, (float[] Data, long[] Shape)> outputs)
+        ParityOptions o, Dictionary<string, (float[] Data, long[] Shape)> outputs)
     {
         var list = new List<ParityComparison>();
         var noReference = new List<ParityGap>();
         using var reference = SafetensorsFile.Open(o.Batch);
-        foreach (var (name, (data, shape)) in outputs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (name, (data, _)) in outputs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             // With explicit --reference-key pairs only those pairs are compared (e.g. a merged model has no reference loss).
             if (o.ReferenceKeys.Count > 0 && !o.ReferenceKeys.ContainsKey(name))
@@ -192,7 +202,7 @@ public static class ParityRunner
             if (name == "trajectory.losses" && o.Trajectory is not null)
             {
                 var traj = TrajectoryFile.Load(o.Trajectory);
-                list.Add(Diff(name, o.Trajectory + ":losses", data, traj.Losses, null));
+                list.Add(Diff(name, o.Trajectory + ":losses", data, traj.Losses));
                 continue;
             }
             if (!reference.Contains(refName))
@@ -205,9 +215,9 @@ public static class ParityRunner
             {
                 throw new InvalidDataException($"{o.Batch}: reference '{refName}' has {refData.Length} values, ours '{name}' has {data.Length}");
             }
-            // Logits are compared only where attention_mask = 1 (padding rows are undefined in both).
-            bool[]? keep = name.EndsWith(".logits", StringComparison.Ordinal) ? RowMask(batch, shape) : null;
-            list.Add(Diff(name, refName, data, refData, keep));
+            // Logits are compared at every position, pads included: a pad query that sees no key outputs zeros from attention
+            // (SDPA, transformers 5), so its logits are defined, and the last pad's prediction of the first real token is in the loss.
+            list.Add(Diff(name, refName, data, refData));
         }
         var compared = list.Select(c => c.Reference).ToHashSet(StringComparer.Ordinal);
         var notCompared = reference.Names
@@ -237,29 +247,11 @@ public static class ParityRunner
         return $"no output of ours is named '{ours}'";
     }
 
-    private static bool[] RowMask(ParityBatch batch, long[] shape)
-    {
-        long v = shape[^1];
-        var keep = new bool[batch.Batch * batch.Time * v];
-        for (int i = 0; i < batch.Batch * batch.Time; i++)
-        {
-            if (batch.AttentionMask[i] != 0)
-            {
-                Array.Fill(keep, true, (int)(i * v), (int)v);
-            }
-        }
-        return keep;
-    }
-
-    private static ParityComparison Diff(string name, string refName, float[] ours, float[] reference, bool[]? keep)
+    private static ParityComparison Diff(string name, string refName, float[] ours, float[] reference)
     {
         double maxAbs = 0, maxRef = 0;
         for (int i = 0; i < ours.Length; i++)
         {
-            if (keep is not null && !keep[i])
-            {
-                continue;
-            }
             maxAbs = Math.Max(maxAbs, Math.Abs((double)ours[i] - reference[i]));
             if (double.IsNaN(ours[i]) != double.IsNaN(reference[i]))
             {

@@ -6,6 +6,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxLora.Models;
+using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Data;
@@ -21,8 +22,10 @@ public static class DeployedEvaluation
         var modelPath = GenAiFolder.Open(modelDir).DecoderPath;
         var tokenizer = TextTokenizer.Load(modelDir);
         var raw = JsonlDatasetReader.ReadFile(data);
-        var template = raw.Any(r => r.Format == DatasetFormat.Messages) ? ChatTemplate.Resolve(chatTemplate, tokenizer.ChatTemplate) : null;
-        IReadOnlyList<TokenizedExample> examples = new ExampleTokenizer(tokenizer, maxSeqLen, template).TokenizeAll(raw).Examples;
+        var chat = raw.Any(r => r.Format == DatasetFormat.Messages)
+            ? new ChatTokenizer(ChatTemplateRenderer.ForModel(modelDir, chatTemplate), tokenizer)
+            : null;
+        IReadOnlyList<TokenizedExample> examples = new ExampleTokenizer(tokenizer, maxSeqLen, chat).TokenizeAll(raw).Examples;
         if (maxExamples is { } m)
         {
             examples = examples.Take(m).ToList();

@@ -271,13 +271,9 @@ public sealed class Trainer
         return new FileInfo(Path.Combine(dir, PeftAdapter.WeightsFile)).Length;
     }
 
-    /// <summary>The base fingerprint merge checks: BaseHash over the GenAI weights the adapter targets.</summary>
-    private static Dictionary<string, string> BaseMetadata(TrainingArtifacts a, ModelSource source)
-    {
-        var graph = ModelReader.Load(source.ModelPath).Graph;
-        var weights = a.Targets.Select(t => AdapterTargets.WeightOf(t.Module) ?? t.Weight);
-        return BaseHash.Metadata(graph, weights);
-    }
+    /// <summary>The base fingerprint merge checks: BaseHash over the weights of the modules the adapter targets.</summary>
+    private static Dictionary<string, string> BaseMetadata(TrainingArtifacts a, ModelSource source) =>
+        BaseHash.Metadata(ModelReader.Load(source.ModelPath).Graph, a.Targets.Select(t => t.Layer));
 
     private void AppendMetrics(object line)
     {

@@ -9,6 +9,7 @@ using OnnxLora.Onnx.Quantization;
 using OnnxLora.Onnx.Safetensors;
 using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
+using OnnxLora.Testing;
 using Xunit.Abstractions;
 
 namespace OnnxLora.Rewrite.Tests.Fold;
@@ -166,7 +167,7 @@ public sealed class Int4MergeTests(ImportedFixture fx, ITestOutputHelper output)
     {
         var src = PeftAdapter.Load(fx.AdapterDir);
         var g = ModelReader.Load(Path.Combine(fx.BaseDir, "model.onnx")).Graph;
-        var meta = BaseHash.Metadata(g, AdapterTargets.Resolve(g, src, "fixture").Select(t => t.Weight));
+        var meta = BaseHash.Metadata(g, AdapterTargets.Resolve(g, src, "fixture").Select(t => t.Layer));
         var hashed = new PeftAdapter { Settings = src.Settings, Tensors = src.Tensors, Metadata = meta };
         var int4Base = fx.NewPath("int4-base-hash");
         Int4Merge.Run(fx.BaseDir, null, int4Base, Exact);
@@ -176,7 +177,7 @@ public sealed class Int4MergeTests(ImportedFixture fx, ITestOutputHelper output)
         Assert.Contains("adapter was trained on another base", e.Message);
 
         var g4 = ModelReader.Load(Path.Combine(int4Base, "model.onnx")).Graph;
-        var meta4 = BaseHash.Metadata(g4, AdapterTargets.Resolve(g4, src, "fixture").Select(t => t.Weight));
+        var meta4 = BaseHash.Metadata(g4, AdapterTargets.Resolve(g4, src, "fixture").Select(t => t.Layer));
         Assert.NotEqual(meta[BaseHash.HashKey], meta4[BaseHash.HashKey]);
         Int4Merge.Run(int4Base, new PeftAdapter { Settings = src.Settings, Tensors = src.Tensors, Metadata = meta4 }, fx.NewPath("ok4"), Exact);
     }
@@ -288,6 +289,72 @@ public sealed class Int4MergeTests(ImportedFixture fx, ITestOutputHelper output)
         };
         var e = AssertRefused<RewriteException>(o => Int4Merge.Run(fx.BaseDir, bad, o, Exact));
         Assert.Contains("non-finite value in merged weight 'model.layers.1.mlp.up_proj.MatMul.weight'", e.Message);
+    }
+
+    [Fact]
+    public void PackedInt4QkvIsFoundAsThreeSlicesFoldedOnEachOwnColumnsAndHashedLikeSeparateWeights()
+    {
+        var adapter = PeftAdapter.Load(fx.AdapterDir);
+        var builder = BuilderLayout.Write(Fixture.Base, fx.NewPath("builder"), new BuilderOptions());
+        var packedBase = fx.NewPath("int4-packed-base");
+        var separateBase = fx.NewPath("int4-separate-base");
+        Int4Merge.Run(builder, null, packedBase, Exact);
+        Int4Merge.Run(fx.BaseDir, null, separateBase, Exact);
+        var before = GenAiFolder.Open(packedBase).LoadDecoder().Graph;
+
+        // Discovery: one MatMulNBits, three int4 slices.
+        const string packed = "model.layers.0.attn.qkv_proj.MatMul.weight"; // (64, 64+32+32)
+        var slices = LinearDiscovery.Find(before).Where(l => l.Weight == packed).ToList();
+        Assert.Equal(["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.v_proj"], slices.Select(l => l.Module));
+        Assert.All(slices, l => Assert.Equal(WeightLayout.Int4, l.Layout));
+        Assert.Equal([0L, 64L, 96L], slices.Select(l => l.Offset));
+
+        // Int4 blocks are per output column, so packed and separate int4 bases are one base; the float base is another.
+        var separate = GenAiFolder.Open(separateBase).LoadDecoder().Graph;
+        string Hash(Graph g) => BaseHash.Compute(g, AdapterTargets.Resolve(g, adapter, "fixture").Select(t => t.Layer));
+        Assert.Equal(Hash(separate), Hash(before));
+        Assert.NotEqual(Hash(GenAiFolder.Open(builder).LoadDecoder().Graph), Hash(before));
+
+        // Fold onto the packed int4 base: each slice's Δ lands on its own columns, within one step.
+        var outDir = fx.NewPath("int4-packed-merged");
+        Int4Merge.Run(packedBase, adapter, outDir, Exact);
+        var after = GenAiFolder.Open(outDir).LoadDecoder().Graph;
+        var w0 = LinearWeight.Find(before, "base")[packed];
+        var w1 = LinearWeight.Find(after, "merged")[packed];
+        var want = new float[w0.In * w0.Out];
+        w0.ReadColumns(0, w0.Out, want);
+        foreach (var t in AdapterTargets.Resolve(before, adapter, "fixture").Where(t => t.Weight == packed))
+        {
+            var delta = new LoraDelta(adapter.Tensors[t.A].Data, adapter.Tensors[t.B].Data, t.Rank, (int)t.In, (int)t.Out, (float)t.Scaling).Compute();
+            for (int i = 0; i < t.In; i++)
+            {
+                for (int o = 0; o < t.Out; o++)
+                {
+                    want[(i * w0.Out) + (int)t.Layer.Offset + o] += delta[(i * t.Out) + o];
+                }
+            }
+        }
+        var actual = new float[want.Length];
+        w1.ReadColumns(0, w1.Out, actual);
+        var scales = w1.Int4!.ScalesAsFloat();
+        for (int i = 0; i < w0.In; i++)
+        {
+            for (int n = 0; n < w0.Out; n++)
+            {
+                float step = MathF.Abs(scales[(n * w1.Int4.Layout.BlocksPerColumn) + (i / 32)]);
+                Assert.True(MathF.Abs(actual[(i * w0.Out) + n] - want[(i * w0.Out) + n]) <= step * (1 + StepSlack), $"[{i},{n}]");
+            }
+        }
+    }
+
+    [Fact]
+    public void PlainMergeOntoAnInt4BaseIsRefusedPointingToQuantize()
+    {
+        var int4Base = fx.NewPath("int4-base-plain");
+        Int4Merge.Run(fx.BaseDir, null, int4Base, Exact);
+        var e = AssertRefused<ModelFormatException>(o => LoraFold.Merge(int4Base, PeftAdapter.Load(fx.AdapterDir), o));
+        Assert.Contains("is int4 (MatMulNBits); fold onto an int4 base with merge --quantize int4", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     private T AssertRefused<T>(Action<string> run) where T : Exception

@@ -117,7 +117,7 @@ public sealed class LoraFoldTests(ImportedFixture fx) : IClassFixture<ImportedFi
     {
         var src = PeftAdapter.Load(fx.AdapterDir);
         var g = ModelReader.Load(Path.Combine(fx.BaseDir, "model.onnx")).Graph;
-        var meta = BaseHash.Metadata(g, AdapterTargets.Resolve(g, src, "fixture").Select(t => t.Weight));
+        var meta = BaseHash.Metadata(g, AdapterTargets.Resolve(g, src, "fixture").Select(t => t.Layer));
         var dir = fx.NewPath("hashed");
         PeftAdapter.Save(dir, src.Settings, src.Tensors.Select(kv => (kv.Key, kv.Value.Data, kv.Value.Shape)), meta);
         var loaded = PeftAdapter.Load(dir);

@@ -76,6 +76,47 @@ public sealed class PeftTests(ImportedFixture fx) : IClassFixture<ImportedFixtur
     }
 
     [Fact]
+    public void StringTargetModulesIsARegexOverTheWholeModulePath()
+    {
+        // PEFT (check_target_module_exists): a str target_modules is re.fullmatch'ed against each module's full name; a list is
+        // matched by suffix. "q_proj|v_proj" therefore selects nothing in PEFT (no module is named just that), while
+        // ".*\.(q_proj|v_proj)" selects q and v of every layer.
+        var dir = ConfigWith(".*\\.(q_proj|v_proj)");
+        var loaded = PeftAdapter.Load(dir);
+        Assert.Equal(".*\\.(q_proj|v_proj)", loaded.Settings.TargetRegex);
+        Assert.Empty(loaded.Settings.TargetModules);
+        var (_, targets) = LoraInjection.Run(ModelReader.Load(Path.Combine(fx.BaseDir, "model.onnx")), loaded.Settings, training: false);
+        Assert.Equal(4, targets.Count);
+        Assert.All(targets, t => Assert.Matches(@"\.(q|v)_proj$", t.Module));
+        var saved = fx.NewPath("saved-regex");
+        PeftAdapter.Save(saved, loaded.Settings, loaded.Tensors.Select(kv => (kv.Key, kv.Value.Data, kv.Value.Shape)));
+        Assert.Equal(".*\\.(q_proj|v_proj)", JsonNode.Parse(File.ReadAllText(Path.Combine(saved, PeftAdapter.ConfigFile)))!["target_modules"]!.GetValue<string>());
+
+        var literal = PeftAdapter.Load(ConfigWith("q_proj|v_proj")).Settings;
+        var e = Assert.Throws<RewriteException>(() => LoraInjection.Run(ModelReader.Load(Path.Combine(fx.BaseDir, "model.onnx")), literal, training: false));
+        Assert.Contains("no linear layer matched the LoRA targets (/q_proj|v_proj/)", e.Message, StringComparison.Ordinal);
+        Assert.Equal([TargetMatcher.AllLinear], PeftAdapter.Load(ConfigWith(TargetMatcher.AllLinear)).Settings.TargetModules);
+    }
+
+    [Fact]
+    public void InvalidTargetRegexIsRejectedNamingTheConfigFile()
+    {
+        var e = Assert.Throws<Models.ModelFormatException>(() => PeftAdapter.Load(ConfigWith("(q_proj")));
+        Assert.Contains(PeftAdapter.ConfigFile, e.Message, StringComparison.Ordinal);
+        Assert.Contains("regex", e.Message, StringComparison.Ordinal);
+    }
+
+    private string ConfigWith(string targetModules)
+    {
+        var dir = fx.NewPath("regex-config");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(fx.AdapterDir, PeftAdapter.WeightsFile), Path.Combine(dir, PeftAdapter.WeightsFile));
+        File.WriteAllText(Path.Combine(dir, PeftAdapter.ConfigFile),
+            new JsonObject { ["peft_type"] = "LORA", ["r"] = 4, ["lora_alpha"] = 8, ["target_modules"] = targetModules }.ToJsonString());
+        return dir;
+    }
+
+    [Fact]
     public void NewSettingsTakeTheProjectDefaults()
     {
         var s = new LoraSettings();

@@ -1,7 +1,8 @@
 // AttentionLowering against ORT's own kernels on the same inputs: a GroupQueryAttention node wired as the
 // GenAI model builder wires it (seqlens_k/total_sequence_length from attention_mask, empty past, fused
-// rotary) in fp32 and fp16 with right padding, and RotaryEmbedding with 3-D and 4-D inputs; plus the
-// node kinds the pass refuses. Left padding is ORT GQA's blind spot; its invariance is ConfigVariantParityTests'.
+// rotary) in fp32 and fp16 with right padding, separate or packed q/k/v, and RotaryEmbedding with 3-D and 4-D
+// inputs; plus the node kinds the pass refuses. Left padding is ORT GQA's blind spot: there the lowered graph's
+// rule (a pad query outputs zeros, SDPA semantics) is checked directly, and its parity in LeftPaddingParityTests.
 // B=batch, T=time, H=heads, K=kv heads, d=head dim.
 using OnnxLora.Models;
 using OnnxLora.Onnx.Ir;
@@ -87,17 +88,70 @@ public sealed class AttentionLoweringTests
         Assert.Single(m.Graph.Nodes);
     }
 
-    [Fact]
-    public void RefusesPackedQkvNamingTheNode()
+    /// <summary>The model builder's default: q|k|v packed in the query input (B,T,(H+2K)·d), key and value empty.</summary>
+    [Theory]
+    [InlineData(ElementType.Float, Fp32Tolerance)]
+    [InlineData(ElementType.Float16, Fp16Tolerance)]
+    public void LoweredPackedQkvMatchesOrtKernel(ElementType dtype, double tolerance)
     {
-        var m = GqaGraph(ElementType.Float);
-        var gqa = m.Graph.Nodes.Single(n => n.OpType == "GroupQueryAttention");
-        gqa.Inputs[1] = "";
-        gqa.Inputs[2] = "";
-        KvCacheRemoval.Run(m);
-        var e = Assert.Throws<RewriteException>(() => AttentionLowering.Run(m));
-        Assert.Contains($"node '{gqa.Name}'", e.Message, StringComparison.Ordinal);
-        Assert.Contains("packed QKV", e.Message, StringComparison.Ordinal);
+        var qkv = OrtGraphRunner.Random(5, B * T * (H + 2 * K) * D);
+        var feeds = new List<Feed> { Input("query", qkv, dtype, B, T, (H + 2 * K) * D), new("attention_mask", s_mask, [B, T]) };
+        var withPast = feeds.Concat(
+        [
+            Input("past_key_values.0.key", [], dtype, B, K, 0, D), Input("past_key_values.0.value", [], dtype, B, K, 0, D),
+        ]).ToList();
+        var expected = OrtGraphRunner.Run(PackedGqaGraph(dtype), withPast, "attn")["attn"];
+
+        var lowered = PackedGqaGraph(dtype);
+        KvCacheRemoval.Run(lowered);
+        Assert.True(AttentionLowering.Run(lowered, computeType: dtype).Modified);
+        Assert.Contains(lowered.Graph.Nodes, n => n.OpType == "Split");
+        var actual = OrtGraphRunner.Run(lowered, feeds, "attn")["attn"];
+
+        double diff = OrtGraphRunner.MaxAbsDiff(expected, actual, i => s_mask[i / (H * D)] != 0);
+        Assert.True(diff <= tolerance, $"{dtype}: lowered vs ORT packed GroupQueryAttention max |Δ| {diff:E2} > {tolerance:E0}");
+    }
+
+    /// <summary>Left padding: a pad query sees no key; SDPA (and transformers 5) output zeros there, not an average of the values.</summary>
+    [Fact]
+    public void QueryRowThatSeesNoKeyOutputsZeros()
+    {
+        long[] leftPadded = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1];
+        var feeds = new List<Feed>
+        {
+            new("query", OrtGraphRunner.Random(1, B * T * H * D), [B, T, H * D]), new("key", OrtGraphRunner.Random(2, B * T * K * D), [B, T, K * D]),
+            new("value", OrtGraphRunner.Random(3, B * T * K * D), [B, T, K * D]), new("attention_mask", leftPadded, [B, T]),
+        };
+        var lowered = GqaGraph(ElementType.Float);
+        KvCacheRemoval.Run(lowered);
+        AttentionLowering.Run(lowered);
+        var actual = OrtGraphRunner.Run(lowered, feeds, "attn")["attn"]; // (B,T,H·d)
+        for (int row = 0; row < B * T; row++)
+        {
+            var values = actual.AsSpan(row * H * D, H * D);
+            if (leftPadded[row] == 0)
+            {
+                Assert.All(values.ToArray(), x => Assert.Equal(0f, x));
+            }
+            else
+            {
+                Assert.Contains(values.ToArray(), x => x != 0f);
+            }
+        }
+    }
+
+    /// <summary>The model builder's -e cpu -p fp16 attention: refused in one line naming the op and the option to re-export with.</summary>
+    [Fact]
+    public void RefusesMultiHeadAttentionNamingTheBuilderOption()
+    {
+        var g = new Graph();
+        g.Inputs.Add(Graph.MakeValueInfo("q", ElementType.Float16, 1, 2, H * D));
+        g.AddNode(new Node("MultiHeadAttention", "/model/layers.0/attn/MultiHeadAttention", ["q", "q", "q"], ["o"], Model.MicrosoftDomain));
+        g.Outputs.Add(Graph.MakeValueInfo("o", ElementType.Float16, 1, 2, H * D));
+        var e = Assert.Throws<RewriteException>(() => AttentionLowering.Run(new Model(g)));
+        Assert.Contains("MultiHeadAttention node '/model/layers.0/attn/MultiHeadAttention'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("-e cpu -p fp32", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]
@@ -134,6 +188,19 @@ public sealed class AttentionLoweringTests
         g.Outputs.Add(Graph.MakeValueInfo("present.0.value", dtype, "batch_size", K, "total_sequence_length", D));
         var m = new Model(g);
         m.EnsureOpset(Model.MicrosoftDomain, 1);
+        return m;
+    }
+
+    /// <summary>The builder's packed form of <see cref="GqaGraph"/>: one query input (B,T,(H+2K)·d), key and value inputs empty.</summary>
+    private static Model PackedGqaGraph(ElementType dtype)
+    {
+        var m = GqaGraph(dtype);
+        var g = m.Graph;
+        g.Inputs.RemoveAll(i => i.Name is "query" or "key" or "value");
+        g.Inputs.Insert(0, Graph.MakeValueInfo("query", dtype, "batch_size", "sequence_length", (H + 2 * K) * D));
+        var gqa = g.Nodes.Single(n => n.OpType == "GroupQueryAttention");
+        gqa.Inputs[1] = "";
+        gqa.Inputs[2] = "";
         return m;
     }
 
