@@ -3,6 +3,7 @@
 // out = 0, as torch's scaled_dot_product_attention gives and transformers 5 trains with, instead of the
 // average of all values that eager attention gives it. Pattern, per attention:
 //   Softmax((Cast)(Add(scores, mask))) → (Cast) → MatMul(·, v)      mask: the Add operand no weight feeds
+//   (or Where(mask, scores, fill), torch's boolean-mask form)
 // becomes  MatMul(·, v) · keep,  keep (…,T,1) = 1 where the row's mask has a visible entry, else 0.
 // Forward and backward then equal SDPA's (the zeroed row passes no gradient into its scores). AttentionLowering
 // does the same for the attention ops it lowers; this pass is for graphs that had none.
@@ -39,19 +40,32 @@ public static class MaskedRowZeroing
             {
                 x = cast.Input(0);
             }
-            if (!producers.TryGetValue(x, out var add) || add.OpType != "Add"
-                || (fromWeights.Contains(add.Input(0)) == fromWeights.Contains(add.Input(1))))
+            producers.TryGetValue(x, out var masking);
+            string keep;
+            if (masking is { OpType: "Add" } add && fromWeights.Contains(add.Input(0)) != fromWeights.Contains(add.Input(1)))
+            {
+                // scores + mask: visible where the additive mask is above MaskedBelow
+                var mask = fromWeights.Contains(add.Input(0)) ? add.Input(1) : add.Input(0);
+                keep = Keep(b, keeps, mask, computeType, m => b.Op("Greater", b.Cast(m, ElementType.Float), b.Scalar(MaskedBelow)));
+            }
+            else if (masking is { OpType: "Where" } where && !fromWeights.Contains(where.Input(0))
+                && fromWeights.Contains(where.Input(1)) != fromWeights.Contains(where.Input(2)))
+            {
+                // where(condition, scores, fill) or where(condition, fill, scores) (torch's SDPA with a boolean mask): visible
+                // where the scores are taken. A fill of -inf makes a row with no visible key NaN after the softmax, so such rows
+                // get finite scores (0) before it; they are zeroed after it like the rest.
+                bool scoresWhereTrue = fromWeights.Contains(where.Input(1));
+                keep = Keep(b, keeps, where.Input(0), computeType, c => scoresWhereTrue ? b.Cast(c, ElementType.Bool) : b.Not(b.Cast(c, ElementType.Bool)));
+                var rowBool = b.Cast(keep, ElementType.Bool); // (…,T,1)
+                var finite = g.UniqueName(softmax.Input(0) + "/finite_rows");
+                b.NodeWithOutputs("Where", [rowBool, softmax.Input(0), b.Op("CastLike", b.Scalar(0f), softmax.Input(0))], [finite]);
+                softmax.Inputs[0] = finite;
+            }
+            else
             {
                 throw new RewriteException(
-                    $"{softmax}: attention probabilities are not softmax(scores + mask) with a mask no weight feeds; rows that see no key "
-                    + "(left padding) cannot be given SDPA's zero output");
-            }
-            var mask = fromWeights.Contains(add.Input(0)) ? add.Input(1) : add.Input(0);
-            if (!keeps.TryGetValue(mask, out var keep))
-            {
-                var visible = b.Cast(b.Op("Greater", b.Cast(mask, ElementType.Float), b.Scalar(MaskedBelow)), ElementType.Float);
-                var count = b.ReduceSum(visible, [-1], keepDims: true); // (…,T,1) visible keys per query row
-                keeps[mask] = keep = b.Cast(b.Op("Greater", count, b.Scalar(0f)), computeType);
+                    $"{softmax}: attention probabilities are neither softmax(scores + mask) nor softmax(where(mask, scores, fill)) with a mask no "
+                    + "weight feeds; rows that see no key (left padding) cannot be given SDPA's zero output");
             }
             var output = pv.Outputs[0];
             var raw = g.UniqueName(output + "/all_rows");
@@ -64,6 +78,18 @@ public static class MaskedRowZeroing
             g.TopologicalSort();
         }
         return new PassResult(model, modified);
+    }
+
+    // keep (…,T,1) in the compute type: 1 where the query row has a visible key. One per mask value, shared by the layers.
+    private static string Keep(GraphBuilder b, Dictionary<string, string> keeps, string mask, ElementType computeType, Func<string, string> visibleOf)
+    {
+        if (!keeps.TryGetValue(mask, out var keep))
+        {
+            var visible = b.Cast(visibleOf(mask), ElementType.Float);
+            var count = b.ReduceSum(visible, [-1], keepDims: true); // visible keys per query row
+            keeps[mask] = keep = b.Cast(b.Op("Greater", count, b.Scalar(0f)), computeType);
+        }
+        return keep;
     }
 
     // Softmax → (Cast)* → MatMul reading it as input 0 (P·v); null when the softmax feeds anything else.
