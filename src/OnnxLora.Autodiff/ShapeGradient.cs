@@ -1,6 +1,7 @@
 // Gradients of the data-movement ops that need runtime sizes: Concat (Split by input sizes),
 // Split (Concat, zeros for unused outputs), Slice (Pad back, unit steps only) and Gather
 // (scatter-add, axis 0 only). Indices, shapes and starts/ends never receive gradients.
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff;
@@ -34,7 +35,7 @@ internal static class ShapeGradient
     {
         if (g.I(4).Length > 0 && g.ConstantInts(g.I(4))?.All(s => s == 1) != true)
         {
-            throw new NotSupportedException($"{g.Node}: the Slice gradient supports constant unit steps only");
+            throw new BadInputException($"{g.Node}: the Slice gradient supports constant unit steps only");
         }
         var b = g.B;
         var starts = b.Cast(g.I(1), ElementType.Int64);
@@ -55,7 +56,7 @@ internal static class ShapeGradient
     {
         if (g.Int("axis", 0) != 0)
         {
-            throw new NotSupportedException($"{g.Node}: the Gather gradient supports axis 0 only");
+            throw new BadInputException($"{g.Node}: the Gather gradient supports axis 0 only");
         }
         var b = g.B;
         var idx = b.Cast(g.I(1), ElementType.Int64);

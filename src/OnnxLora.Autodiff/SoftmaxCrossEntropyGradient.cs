@@ -1,6 +1,7 @@
 // Gradient of SoftmaxCrossEntropyLoss w.r.t. the scores: (softmax - onehot) masked by the
 // non-ignored labels and scaled per reduction (mean divides by the non-ignored count, as HF does).
 // Per-class weights are rejected. N=batch, C=classes, d...=extra dims; labels (N,d...) int.
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff;
@@ -17,7 +18,7 @@ internal static class SoftmaxCrossEntropyGradient
         }
         if (g.I(2).Length > 0)
         {
-            throw new NotSupportedException($"{g.Node}: SoftmaxCrossEntropyLoss with class weights has no gradient rule");
+            throw new BadInputException($"{g.Node}: SoftmaxCrossEntropyLoss with class weights has no gradient rule");
         }
         var b = g.B;
         var p = b.Softmax(g.I(0), 1);                                        // (N,C,d...)
@@ -47,7 +48,7 @@ internal static class SoftmaxCrossEntropyGradient
             "mean" => g.Div(go, valid is null
                 ? b.Cast(b.Op("Size", labels), ElementType.Float)
                 : b.Op("ReduceSum", [valid], ("keepdims", 0L))),
-            var r => throw new NotSupportedException($"{g.Node}: unknown reduction '{r}'"),
+            var r => throw new BadInputException($"{g.Node}: unknown reduction '{r}'"),
         };
         var scale = valid is null ? up : g.Mul(up, b.Unsqueeze(valid, 1));   // (N,1,d...) or scalar
         // (p - onehot)·scale without a (N,C) one-hot: scale p, then overwrite the label entries

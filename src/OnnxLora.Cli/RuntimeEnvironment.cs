@@ -3,6 +3,7 @@
 // what the run folder's config.json records. A malformed value fails in one line naming the variable.
 // `serve` does not use it: a worker job's runtime comes from its spec and the server's Worker:Runtime defaults.
 using System.Globalization;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Cli;
@@ -89,6 +90,6 @@ public static class RuntimeEnvironment
         _ => throw Bad(name, value, "0 or 1"),
     };
 
-    private static ArgumentException Bad(string name, string value, string expected) =>
+    private static BadInputException Bad(string name, string value, string expected) =>
         new($"environment variable {name}='{value}' is not valid (expected {expected})");
 }

@@ -7,6 +7,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntimeGenAI;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Inference;
@@ -30,7 +31,7 @@ public sealed class GenAiGenerator : IDisposable
         }
         if (runtime is { Device: not Device.Cpu })
         {
-            throw new ArgumentException("ORT GenAI runs on CPU here (its CUDA package is not available); use --engine ort --device cuda");
+            throw new BadInputException("ORT GenAI runs on CPU here (its CUDA package is not available); use --engine ort --device cuda");
         }
         GenAiRuntime.EnsureLoaded();
         _modelDir = modelDir;
@@ -50,7 +51,7 @@ public sealed class GenAiGenerator : IDisposable
             var config = Models.Tokenization.TextTokenizer.Load(modelDir);
             _bosToAdd = config.AddsBos ? config.BosId : null;
         }
-        catch (Exception e) when (e is FileNotFoundException or NotSupportedException)
+        catch (Exception e) when (e is FileNotFoundException or BadInputException)
         {
             _bosToAdd = null; // a tokenizer only GenAI understands: keep its own encoding
         }
@@ -111,7 +112,7 @@ public sealed class GenAiGenerator : IDisposable
     {
         if (prompt.Length == 0)
         {
-            throw new ArgumentException("generation needs a non-empty prompt");
+            throw new BadInputException("generation needs a non-empty prompt");
         }
         using var p = new GeneratorParams(_model);
         p.SetSearchOption("max_length", prompt.Length + o.MaxNewTokens);
@@ -135,7 +136,7 @@ public sealed class GenAiGenerator : IDisposable
         {
             if (_adapters is null || !_adapterNames.Contains(name))
             {
-                throw new ArgumentException($"adapter '{name}' is not loaded (loaded: {string.Join(", ", _adapterNames)})");
+                throw new BadInputException($"adapter '{name}' is not loaded (loaded: {string.Join(", ", _adapterNames)})");
             }
             g.SetActiveAdapter(_adapters, name);
         }

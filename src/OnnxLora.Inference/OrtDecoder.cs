@@ -12,6 +12,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxLora.Models;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Inference;
@@ -80,7 +81,7 @@ public sealed class OrtDecoder : IDisposable
     {
         if (prompt.Length == 0)
         {
-            throw new ArgumentException("generation needs a non-empty prompt");
+            throw new BadInputException("generation needs a non-empty prompt");
         }
         var random = o.Seed is { } seed ? new Random(seed) : new Random();
         using var binding = _adapter is null ? _session.CreateIoBinding() : null;

@@ -4,6 +4,7 @@
 // files) published atomically: built in a temp folder beside the target and renamed over it, so a failure leaves
 // the old target as it was. It does not change companion files; a caller that must (AdapterReadyModel) edits
 // them in `finish`.
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
 
@@ -163,7 +164,7 @@ public sealed class GenAiFolder
     {
         if (string.IsNullOrWhiteSpace(decoderFile) || Path.GetFileName(decoderFile) != decoderFile || decoderFile is "." or "..")
         {
-            throw new ArgumentException($"decoder file '{decoderFile}' must be a file name inside the model folder, not a path");
+            throw new BadInputException($"decoder file '{decoderFile}' must be a file name inside the model folder, not a path");
         }
     }
 }

@@ -5,6 +5,7 @@
 // It does not write a tokenizer.
 using System.Buffers.Binary;
 using System.Text.Json;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Safetensors;
 
 namespace OnnxLora.Models;
@@ -96,7 +97,7 @@ public static class RandomLlama
             BosTokenId = 128000,
             EosTokenIds = [128001],
         },
-        _ => throw new ArgumentException($"unknown preset '{name}' ({string.Join(", ", Presets)})"),
+        _ => throw new BadInputException($"unknown preset '{name}' ({string.Join(", ", Presets)})"),
     };
 
     /// <summary>HF tensor names and torch shapes ([out, in] for projections) of <paramref name="c"/>.</summary>
@@ -129,7 +130,7 @@ public static class RandomLlama
     {
         if (dtype is not (SafetensorsDType.F32 or SafetensorsDType.BF16))
         {
-            throw new ArgumentException($"random weights are written as F32 or BF16, not {dtype}");
+            throw new BadInputException($"random weights are written as F32 or BF16, not {dtype}");
         }
         Directory.CreateDirectory(dir);
         config = config with { TorchDtype = dtype == SafetensorsDType.BF16 ? "bfloat16" : "float32" }; // what the file holds

@@ -2,6 +2,7 @@
 // errors naming a malformed variable or an unknown --device, and, through a real `onnxlora train` child
 // process, that the environment's defaults reach the run's config.json while flags override them.
 using System.Text.Json;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Cli.Tests;
@@ -59,7 +60,7 @@ public sealed class RuntimeEnvironmentTests
     [InlineData("ONNXLORA_SESSION_CONFIG", "novalue")]
     public void MalformedVariableIsNamed(string name, string value)
     {
-        var e = Assert.Throws<ArgumentException>(() => RuntimeEnvironment.Defaults(n => n == name ? value : null));
+        var e = Assert.Throws<BadInputException>(() => RuntimeEnvironment.Defaults(n => n == name ? value : null));
         Assert.StartsWith($"environment variable {name}='{value}' is not valid (expected ", e.Message, StringComparison.Ordinal);
     }
 

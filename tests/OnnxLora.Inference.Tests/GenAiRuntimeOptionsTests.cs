@@ -1,6 +1,7 @@
 // RuntimeOptions reach ORT GenAI as a genai_config overlay of the decoder's session_options: nothing is
 // overlaid for defaults, threads/arena leave greedy tokens unchanged, profiling writes GenAI's session
 // profile under our prefix (proof the overlay reached ORT), and a Cuda device is refused in one line.
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Inference.Tests;
@@ -55,7 +56,7 @@ public sealed class GenAiRuntimeOptionsTests(InferenceFixture fx) : IClassFixtur
     [Fact]
     public void CudaIsRefusedInOneLine()
     {
-        var e = Assert.Throws<ArgumentException>(() => new GenAiGenerator(fx.BaseDir, new RuntimeOptions { Device = Device.Cuda }));
+        var e = Assert.Throws<BadInputException>(() => new GenAiGenerator(fx.BaseDir, new RuntimeOptions { Device = Device.Cuda }));
         Assert.Contains("--engine ort --device cuda", e.Message, StringComparison.Ordinal);
     }
 }

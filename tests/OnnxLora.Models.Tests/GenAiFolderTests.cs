@@ -3,6 +3,7 @@
 // subfolder), the decoder file name as a parameter, and atomic replacement that survives a failure.
 using System.Security.Cryptography;
 using OnnxLora.Models.Import;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
 
@@ -112,7 +113,7 @@ public sealed class GenAiFolderTests
     public void DecoderFileMustBeAFileNameInsideTheFolder(string decoderFile)
     {
         using var dir = new TempDir();
-        var e = Assert.Throws<ArgumentException>(() => GenAiFolder.Open(dir.Path, decoderFile));
+        var e = Assert.Throws<BadInputException>(() => GenAiFolder.Open(dir.Path, decoderFile));
         Assert.Contains("must be a file name inside the model folder", e.Message);
     }
 

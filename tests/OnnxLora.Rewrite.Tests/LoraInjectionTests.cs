@@ -3,6 +3,7 @@
 using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Models;
 using OnnxLora.Models.Import;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Rewrite.Passes;
@@ -57,7 +58,7 @@ public sealed class LoraInjectionTests : IClassFixture<LoraInjectionTests.Import
     public void RejectsUnknownTargetModule()
     {
         var m = ModelReader.Load(_base.ModelPath);
-        var e = Assert.Throws<ArgumentException>(() => LoraInjection.Run(m, new LoraSettings { TargetModules = ["qkv_proj"] }, false));
+        var e = Assert.Throws<BadInputException>(() => LoraInjection.Run(m, new LoraSettings { TargetModules = ["qkv_proj"] }, false));
         Assert.Contains("unknown LoRA target module 'qkv_proj'", e.Message);
     }
 
@@ -65,7 +66,7 @@ public sealed class LoraInjectionTests : IClassFixture<LoraInjectionTests.Import
     public void RejectsNonPositiveRank()
     {
         var m = ModelReader.Load(_base.ModelPath);
-        var e = Assert.Throws<ArgumentException>(() => LoraInjection.Run(m, new LoraSettings { Rank = 0 }, false));
+        var e = Assert.Throws<BadInputException>(() => LoraInjection.Run(m, new LoraSettings { Rank = 0 }, false));
         Assert.Contains("r must be > 0", e.Message);
     }
 

@@ -2,6 +2,7 @@
 // segments, the gradients the training graph writes into per-parameter views equal PEFT's gradients tensor
 // by tensor (so every view's offset and shape are right), and an engine restored from another engine's
 // state continues exactly as that engine does.
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Onnx.Safetensors;
 using OnnxLora.Rewrite.Lora;
@@ -71,7 +72,7 @@ public sealed class StepEngineStateTests
         using var engine = new StepEngine(a, initial, new RuntimeOptions());
         var name = a.Parameters[5].Name;
         var partial = initial.Where(kv => kv.Key != name).ToDictionary();
-        var e = Assert.Throws<ArgumentException>(() => engine.Restore(initial, partial, initial, 1));
+        var e = Assert.Throws<BadInputException>(() => engine.Restore(initial, partial, initial, 1));
         Assert.Contains($"exp_avg: no value of {a.Parameters[5].ElementCount} elements for parameter '{name}'", e.Message, StringComparison.Ordinal);
     }
 

@@ -3,6 +3,7 @@
 // reduces them, never the rule. Rules restate the forward line; GO(i) is the gradient arriving at
 // output i (GY = GO(0)), the returned array holds one gradient per input (null where not required).
 using OnnxLora.Autodiff.Shapes;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff.Ops;
@@ -120,7 +121,7 @@ internal static class ElementwiseOps
     {
         if (g.InputCount != 2)
         {
-            throw new NotSupportedException($"{g.Node}: gradient of {g.Node.OpType} is implemented for two inputs only");
+            throw new BadInputException($"{g.Node}: gradient of {g.Node.OpType} is implemented for two inputs only");
         }
         var pickA = g.B.Op(chooseA, g.I(0), g.I(1));
         return [g.Need(0, () => g.B.Where(pickA, g.GY, g.Zero)), g.Need(1, () => g.B.Where(pickA, g.Zero, g.GY))];

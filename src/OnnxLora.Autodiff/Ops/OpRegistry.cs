@@ -21,6 +21,7 @@
 //      true, StopsGradient for ops no gradient flows through. A rule longer than ~30 lines goes to a
 //      *Gradient helper class, split by case. A new family file is also listed in s_records below.
 //   2. Add one finite-difference test of the rule (GradientCheck), in the family's test file.
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff.Ops;
@@ -39,7 +40,7 @@ internal static class OpRegistry
 
     /// <summary>The node's gradient rule; throws, naming the op and the node, when its op has none.</summary>
     public static GradientRule GradientOf(Node node) =>
-        Find(node)?.Gradient ?? throw new NotSupportedException($"no gradient rule for op '{OpKey.Of(node)}' (node '{node.Name}')");
+        Find(node)?.Gradient ?? throw new BadInputException($"no gradient rule for op '{OpKey.Of(node)}' (node '{node.Name}')");
 
     /// <summary>True when no output of the node carries a gradient, whatever its inputs.</summary>
     public static bool StopsGradient(Node node) => Find(node) is { } r && r.StopsGradient(node);

@@ -1,11 +1,7 @@
 // Turns the library's bad-input exceptions into one clear line and an exit code.
 // Anything else is a bug and keeps its stack trace.
 using Microsoft.ML.OnnxRuntime;
-using OnnxLora.Models;
-using OnnxLora.Onnx.Safetensors;
-using OnnxLora.Rewrite;
-using OnnxLora.Training.Config;
-using OnnxLora.Training.Run;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Cli.Commands;
 
@@ -15,7 +11,9 @@ internal static class CliErrors
     public const int CheckFailed = 3;
     public const int Interrupted = 130;
 
-    public static int Run(Func<int> action)
+    public static int Run(Func<int> action) => Run(action, Console.Error);
+
+    internal static int Run(Func<int> action, TextWriter error)
     {
         try
         {
@@ -23,14 +21,14 @@ internal static class CliErrors
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: {e.Message}");
             return BadInput;
         }
     }
 
-    public static bool IsUserError(Exception e) => e is ModelFormatException or SafetensorsFormatException or RewriteException
-        or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException
-        or NotSupportedException or OnnxRuntimeException or Microsoft.ML.OnnxRuntimeGenAI.OnnxRuntimeGenAIException
-        or IOException or UnauthorizedAccessException or ConfigException or NonFiniteLossException or InvalidOperationException
-        or Models.Chat.Jinja.JinjaException;
+    // Project errors are the user's input by definition; I/O and data-format exceptions are a missing, unreadable
+    // or malformed file (the BCL's own meaning); ONNX Runtime and GenAI report a model they cannot load or run.
+    // ArgumentException, InvalidOperationException and NotSupportedException are bugs: they keep their stack trace.
+    public static bool IsUserError(Exception e) => e is OnnxLoraException or IOException or UnauthorizedAccessException
+        or InvalidDataException or OnnxRuntimeException or Microsoft.ML.OnnxRuntimeGenAI.OnnxRuntimeGenAIException;
 }

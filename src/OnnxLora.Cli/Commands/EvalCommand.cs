@@ -1,5 +1,6 @@
 // `onnxlora eval --model <dir> [--adapter <peft-dir>] --data <jsonl> [--deployed]`: loss and perplexity, through the
 // training-lowered graph or (--deployed) the folder's own decoder graph as GenAI runs it.
+using OnnxLora.Onnx;
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Training.Run;
@@ -28,11 +29,11 @@ internal static class EvalCommand
         {
             if (!r.GetValue(deployed) && r.GetValue(maxExamples) is not null)
             {
-                throw new ArgumentException("--max-examples needs --deployed");
+                throw new BadInputException("--max-examples needs --deployed");
             }
             if (r.GetValue(deployed) && r.GetValue(adapter) is not null)
             {
-                throw new ArgumentException("--deployed evaluates the folder's graph as it is; merge the adapter first (onnxlora merge)");
+                throw new BadInputException("--deployed evaluates the folder's graph as it is; merge the adapter first (onnxlora merge)");
             }
             var result = r.GetValue(deployed)
                 ? DeployedEvaluation.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(maxSeqLen), r.GetValue(template), r.GetValue(maxExamples),

@@ -8,6 +8,7 @@ using System.CommandLine;
 using OnnxLora.Inference;
 using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Cli.Commands;
@@ -53,7 +54,7 @@ internal static class GenerateCommand
             }
             if (engine != "genai")
             {
-                throw new ArgumentException($"unknown --engine '{engine}' (auto, genai, ort)");
+                throw new BadInputException($"unknown --engine '{engine}' (auto, genai, ort)");
             }
             using var gen = opts.CreateGenerator(r, runtime); // refuses --device cuda: GenAI runs on CPU here
             var pieces = chatPrompt is null ? gen.GenerateText(r.GetValue(prompt)!, opts.Options(r)) : gen.GenerateText(chatPrompt, opts.Options(r));

@@ -1,6 +1,7 @@
 // Options shared by `generate`, `chat` and `bench-decode`: model folder, search settings, adapters.
 using System.CommandLine;
 using OnnxLora.Inference;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Cli.Commands;
@@ -51,9 +52,9 @@ internal sealed class GenerationArgs
             return null;
         }
         var name = r.GetValue(_adapterName) ?? (specs.Count == 1 ? specs[0].Name
-            : throw new ArgumentException("several --adapter given: choose one with --adapter-name"));
+            : throw new BadInputException("several --adapter given: choose one with --adapter-name"));
         return specs.FirstOrDefault(s => s.Name == name).Path
-            ?? throw new ArgumentException($"--adapter-name '{name}' is not among the --adapter names ({string.Join(", ", specs.Select(s => s.Name))})");
+            ?? throw new BadInputException($"--adapter-name '{name}' is not among the --adapter names ({string.Join(", ", specs.Select(s => s.Name))})");
     }
 
     private static (string Name, string Path) Parse(string spec)
@@ -61,7 +62,7 @@ internal sealed class GenerationArgs
         var parts = spec.Split('=', 2);
         return parts.Length == 2 && parts[0].Length > 0
             ? (parts[0], parts[1])
-            : throw new ArgumentException($"--adapter '{spec}' must look like name=path/to/file.onnx_adapter");
+            : throw new BadInputException($"--adapter '{spec}' must look like name=path/to/file.onnx_adapter");
     }
 
     public GenAiGenerator CreateGenerator(ParseResult r, RuntimeOptions runtime)

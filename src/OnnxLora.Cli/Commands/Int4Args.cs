@@ -1,5 +1,6 @@
 // Options shared by `merge --quantize int4` and `quantize`: block size, accuracy_level, asymmetric zero points and
 // padding of a partial last block, turned into Int4QuantizeOptions; plus the one-line result report.
+using OnnxLora.Onnx;
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Onnx.Quantization;
@@ -67,7 +68,7 @@ internal sealed class Int4Args
             QuantizeEmbedding = r.GetValue(_quantizeEmbedding),
             Exclude = (r.GetValue(_exclude) ?? []).ToHashSet(StringComparer.Ordinal),
         };
-        return o.Check() is { } bad ? throw new ArgumentException(bad) : o;
+        return o.Check() is { } bad ? throw new BadInputException(bad) : o;
     }
 
     public static void Print(Int4MergeReport report, Int4QuantizeOptions o, string outDir, TimeSpan elapsed)

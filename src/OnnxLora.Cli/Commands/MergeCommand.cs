@@ -2,6 +2,7 @@
 // adapter into a model folder (GenAI/builder or torch.onnx export; or takes it back out), optionally writing the
 // result as int4 MatMulNBits, and reports the adapter's size against the model's. The output is the same kind of
 // folder as the input.
+using OnnxLora.Onnx;
 using System.CommandLine;
 using System.Globalization;
 using OnnxLora.Rewrite.Fold;
@@ -34,11 +35,11 @@ internal static class MergeCommand
             {
                 if (q != "int4")
                 {
-                    throw new ArgumentException($"--quantize {q}: unsupported (only int4, MatMulNBits bits=4)");
+                    throw new BadInputException($"--quantize {q}: unsupported (only int4, MatMulNBits bits=4)");
                 }
                 if (r.GetValue(unmerge))
                 {
-                    throw new ArgumentException("--unmerge cannot be combined with --quantize (an int4 model cannot be unmerged exactly)");
+                    throw new BadInputException("--unmerge cannot be combined with --quantize (an int4 model cannot be unmerged exactly)");
                 }
                 var options = int4.Options(r);
                 var source = Models.GenAiFolder.OpenPath(r.GetValue(model)!);
@@ -49,7 +50,7 @@ internal static class MergeCommand
             }
             if (int4.AnyGiven(r))
             {
-                throw new ArgumentException("--block-size, --accuracy-level, --asymmetric, --pad-last-block, --quantize-embedding and --exclude need --quantize int4");
+                throw new BadInputException("--block-size, --accuracy-level, --asymmetric, --pad-last-block, --quantize-embedding and --exclude need --quantize int4");
             }
             var peft = PeftAdapter.Load(adapterDir);
             var folder = Models.GenAiFolder.OpenPath(r.GetValue(model)!);

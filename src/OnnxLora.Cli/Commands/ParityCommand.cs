@@ -2,6 +2,7 @@
 // with --compare it also lists every reference tensor it left uncompared and every output without a reference.
 using System.CommandLine;
 using System.Globalization;
+using OnnxLora.Onnx;
 using OnnxLora.Training.Parity;
 
 namespace OnnxLora.Cli.Commands;
@@ -46,7 +47,7 @@ internal static class ParityCommand
                 var parts = kv.Split('=', 2);
                 if (parts.Length != 2)
                 {
-                    throw new ArgumentException($"--reference-key '{kv}' must look like ours=theirs");
+                    throw new BadInputException($"--reference-key '{kv}' must look like ours=theirs");
                 }
                 keys[parts[0]] = parts[1];
             }
@@ -60,11 +61,11 @@ internal static class ParityCommand
                 ReferenceKeys = keys,
                 Runtime = runtime.Resolve(r),
                 LossChunks = r.GetValue(lossChunks) is { } k and < 1
-                    ? throw new ArgumentException($"--loss-chunks must be ≥ 1, got {k}")
+                    ? throw new BadInputException($"--loss-chunks must be ≥ 1, got {k}")
                     : r.GetValue(lossChunks),
                 RecomputeLogits = r.GetValue(recomputeLogits),
                 LossScale = r.GetValue(lossScale) is { } ls and (<= 0 or float.NaN)
-                    ? throw new ArgumentException($"--loss-scale must be > 0, got {ls}")
+                    ? throw new BadInputException($"--loss-scale must be > 0, got {ls}")
                     : r.GetValue(lossScale),
             }, new SyncProgress(m => Console.Error.WriteLine("  " + m)));
             foreach (var (name, (data, shape)) in result.Outputs.OrderBy(k => k.Key, StringComparer.Ordinal))

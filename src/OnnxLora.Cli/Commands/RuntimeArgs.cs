@@ -3,6 +3,7 @@
 // fail in one line naming the flag. `train` binds the same settings as config keys (runtime.*) instead.
 using System.CommandLine;
 using System.Globalization;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 
 namespace OnnxLora.Cli.Commands;
@@ -41,7 +42,7 @@ internal sealed class RuntimeArgs
             {
                 Threads = int.TryParse(threads, NumberStyles.None, CultureInfo.InvariantCulture, out int n)
                     ? n
-                    : throw new ArgumentException($"--threads must be a whole number ≥ 0, got '{threads}'"),
+                    : throw new BadInputException($"--threads must be a whole number ≥ 0, got '{threads}'"),
             };
         }
         if (_hasDevice && r.GetValue(_tf32) is { } tf32)
@@ -52,7 +53,7 @@ internal sealed class RuntimeArgs
                 {
                     "true" => true,
                     "false" => false,
-                    _ => throw new ArgumentException($"--tf32 must be true or false, got '{tf32}'"),
+                    _ => throw new BadInputException($"--tf32 must be true or false, got '{tf32}'"),
                 },
             };
         }

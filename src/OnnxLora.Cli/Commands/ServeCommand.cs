@@ -2,6 +2,7 @@
 // in the data folder, or on PostgreSQL for many workers. Any Worker:* setting can follow as --Worker:Key=value.
 // `--hash-key KEY` prints the SHA-256 form in which API keys are configured.
 using System.CommandLine;
+using OnnxLora.Onnx;
 using OnnxLora.Worker;
 
 namespace OnnxLora.Cli.Commands;
@@ -50,7 +51,7 @@ internal static class ServeCommand
                 var parts = entry.Split('=', 2);
                 if (parts.Length != 2 || parts[1].Length != 64)
                 {
-                    throw new ArgumentException($"--api-key '{entry}' must look like TENANT=<64 hex digits of SHA-256>");
+                    throw new BadInputException($"--api-key '{entry}' must look like TENANT=<64 hex digits of SHA-256>");
                 }
                 Set($"{nameof(WorkerOptions.ApiKeys)}:{i}:{nameof(ApiKeyEntry.Tenant)}", parts[0]);
                 Set($"{nameof(WorkerOptions.ApiKeys)}:{i}:{nameof(ApiKeyEntry.KeySha256)}", parts[1]);

@@ -5,6 +5,7 @@ using System.CommandLine;
 using System.Text.Json;
 using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx;
 using OnnxLora.Training.Data;
 
 namespace OnnxLora.Cli.Commands;
@@ -82,6 +83,6 @@ internal static class TokenizeCommand
         "text" => DatasetFormat.Text,
         "prompt_completion" => DatasetFormat.PromptCompletion,
         "messages" => DatasetFormat.Messages,
-        _ => throw new ArgumentException($"--format: unknown layout '{f}' (auto, text, prompt_completion, messages)"),
+        _ => throw new BadInputException($"--format: unknown layout '{f}' (auto, text, prompt_completion, messages)"),
     };
 }

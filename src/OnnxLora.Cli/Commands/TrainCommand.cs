@@ -3,6 +3,7 @@
 // settings recorded in the run's config.json. ONNXLORA_* variables give runtime defaults; files and flags win.
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using OnnxLora.Onnx;
 using OnnxLora.Training.Config;
 using OnnxLora.Training.Run;
 
@@ -72,7 +73,7 @@ internal static class TrainCommand
                     var parts = kv.Split('=', 2);
                     if (parts.Length != 2)
                     {
-                        throw new ArgumentException($"--set '{kv}' must look like key=value");
+                        throw new BadInputException($"--set '{kv}' must look like key=value");
                     }
                     Add(parts[0], parts[1]);
                 }

@@ -4,6 +4,7 @@
 // It does not tokenize; ChatTokenizer turns renderings into ids and the assistant mask.
 using OnnxLora.Models.Chat.Jinja;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Models.Chat;
 
@@ -74,14 +75,14 @@ public sealed class ChatTemplateRenderer
                     : throw new FileNotFoundException($"{name}: chat template file not found", name);
             }
             string namedList = settings.NamedChatTemplates.Count > 0 ? $"the model's {string.Join(", ", settings.NamedChatTemplates.Keys)}, " : "";
-            throw new ArgumentException(
+            throw new BadInputException(
                 $"chat_template: unknown template '{choice}' (expected {namedList}{string.Join(", ", BuiltinChatTemplates.Names)} or a .jinja file)");
         }
         if (settings.ChatTemplate is { } own)
         {
             return new ChatTemplateRenderer(own, tokens, Path.Combine(modelDir, settings.ChatTemplateSource ?? "chat_template"));
         }
-        throw new InvalidOperationException(
+        throw new BadInputException(
             $"{modelDir}: the model has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json); " +
             $"pass --chat-template ({string.Join(", ", BuiltinChatTemplates.Names)} or a .jinja file)");
     }

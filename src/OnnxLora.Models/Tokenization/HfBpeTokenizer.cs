@@ -9,6 +9,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Models.Tokenization;
 
@@ -338,7 +339,7 @@ internal sealed class HfBpeTokenizer
             {
                 if (!n.GetProperty("pattern").TryGetProperty("String", out var pat))
                 {
-                    throw new NotSupportedException($"{path}: Replace normalizer with a regex pattern is not supported");
+                    throw new BadInputException($"{path}: Replace normalizer with a regex pattern is not supported");
                 }
                 string from = pat.GetString()!, to = n.GetProperty("content").GetString()!;
                 _normalizers.Add(s => s.Replace(from, to, StringComparison.Ordinal));
@@ -351,7 +352,7 @@ internal sealed class HfBpeTokenizer
                 _normalizers.Add(s => s.Normalize(NormalizationForm.FormKC));
                 break;
             default:
-                throw new NotSupportedException($"{path}: normalizer '{type}' is not supported");
+                throw new BadInputException($"{path}: normalizer '{type}' is not supported");
         }
     }
 
@@ -396,7 +397,7 @@ internal sealed class HfBpeTokenizer
                 string behavior = p.GetProperty("behavior").GetString() ?? "";
                 if (p.TryGetProperty("invert", out var inv) && inv.ValueKind == JsonValueKind.True)
                 {
-                    throw new NotSupportedException($"{path}: Split pre-tokenizer with invert=true is not supported");
+                    throw new BadInputException($"{path}: Split pre-tokenizer with invert=true is not supported");
                 }
                 var pattern = p.GetProperty("pattern");
                 if (pattern.TryGetProperty("Regex", out var rx))
@@ -415,7 +416,7 @@ internal sealed class HfBpeTokenizer
                 return (s, _) => useRegex ? SplitOnRegex(s, gpt2, "Isolated", path) : [s];
             }
             default:
-                throw new NotSupportedException($"{path}: pre-tokenizer '{type}' is not supported for byte-fallback BPE");
+                throw new BadInputException($"{path}: pre-tokenizer '{type}' is not supported for byte-fallback BPE");
         }
     }
 
@@ -443,7 +444,7 @@ internal sealed class HfBpeTokenizer
                     words.Add(gap + m.Value);
                     break;
                 default:
-                    throw new NotSupportedException($"{path}: Split behavior '{behavior}' is not supported with a regex");
+                    throw new BadInputException($"{path}: Split behavior '{behavior}' is not supported with a regex");
             }
             last = m.Index + m.Length;
         }
@@ -491,7 +492,7 @@ internal sealed class HfBpeTokenizer
                     start = i + sep.Length;
                     break;
                 default:
-                    throw new NotSupportedException($"{path}: Split behavior '{behavior}' is not supported");
+                    throw new BadInputException($"{path}: Split behavior '{behavior}' is not supported");
             }
         }
         words.Add(s[start..]);

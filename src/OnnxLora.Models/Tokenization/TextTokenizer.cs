@@ -6,6 +6,7 @@
 // [x, xx] where SentencePiece gives [xx, x] (measured in docs/chat-data.md). Added/special tokens written in a text
 // always become their ids.
 using Microsoft.ML.Tokenizers;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Models.Tokenization;
 
@@ -68,7 +69,7 @@ public sealed class TextTokenizer
         }
         if (File.Exists(hfJson))
         {
-            throw new NotSupportedException($"{hfJson}: only BPE tokenizer.json is supported (model.type={modelType})");
+            throw new BadInputException($"{hfJson}: only BPE tokenizer.json is supported (model.type={modelType})");
         }
         throw new FileNotFoundException($"{modelDir}: no tokenizer.model or tokenizer.json");
     }

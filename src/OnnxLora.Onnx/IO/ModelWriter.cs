@@ -43,7 +43,7 @@ public static class ModelWriter
             }
             if (wroteData && referencesTarget)
             {
-                throw new InvalidOperationException(
+                throw new BadInputException(
                     $"{path}: new weights would replace '{options.DataFileName}', which other weights are read from; save with another DataFileName");
             }
             var proto = model.Header.Clone();

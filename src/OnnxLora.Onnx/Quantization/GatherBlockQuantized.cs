@@ -24,7 +24,7 @@ public static class GatherBlockQuantized
     {
         if (Check(layout) is { } reason)
         {
-            throw new ArgumentException($"embedding '{weight}': {reason}");
+            throw new BadInputException($"embedding '{weight}': {reason}");
         }
         List<string> inputs = [MatMulNBits.CodesName(weight), indices, MatMulNBits.ScalesName(weight)];
         if (!layout.Symmetric)

@@ -26,7 +26,7 @@ public readonly record struct Int4BlockLayout
         }
         if (CheckBlockSize(blockSize) is { } reason)
         {
-            throw new ArgumentException(reason);
+            throw new BadInputException(reason);
         }
         K = k;
         N = n;

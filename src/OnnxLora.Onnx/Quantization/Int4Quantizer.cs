@@ -40,7 +40,7 @@ public static class Int4Quantizer
                 float v = values[i];
                 if (!float.IsFinite(v))
                 {
-                    throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"non-finite value {v} at row {start + i}"));
+                    throw new BadInputException(string.Create(CultureInfo.InvariantCulture, $"non-finite value {v} at row {start + i}"));
                 }
                 if (v < min)
                 {
@@ -122,9 +122,9 @@ public static class Int4Quantizer
                 QuantizeColumn(column[..k], layout, scaleType, codes.Slice(c * cb, cb), scales.Slice(c * kb, kb),
                     layout.Symmetric ? [] : zeroPoints.Slice(c * zb, zb));
             }
-            catch (ArgumentException e)
+            catch (BadInputException e)
             {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{e.Message}, column {firstColumn + c}"), e);
+                throw new BadInputException(string.Create(CultureInfo.InvariantCulture, $"{e.Message}, column {firstColumn + c}"), e);
             }
         }
     }
@@ -134,7 +134,7 @@ public static class Int4Quantizer
     {
         if (w.Length != (long)layout.K * layout.N)
         {
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+            throw new BadInputException(string.Create(CultureInfo.InvariantCulture,
                 $"int4 quantize: {w.Length} values for K={layout.K}·N={layout.N}"));
         }
         var codes = new byte[layout.CodeBytes];
@@ -154,7 +154,7 @@ public static class Int4Quantizer
     {
         if (scaleType is not (ElementType.Float or ElementType.Float16))
         {
-            throw new NotSupportedException(
+            throw new BadInputException(
                 $"int4 scales in {scaleType.OnnxName()} are not supported (the builder's quantizer and ORT's CPU MatMulNBits take float32 or float16)");
         }
     }

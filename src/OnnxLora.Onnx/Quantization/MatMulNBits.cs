@@ -37,7 +37,7 @@ public static class MatMulNBits
     {
         if (accuracyLevel is < 0 or > 4)
         {
-            throw new ArgumentException($"accuracy_level {accuracyLevel} is not one of 0..4 (MatMulNBits)");
+            throw new BadInputException($"accuracy_level {accuracyLevel} is not one of 0..4 (MatMulNBits)");
         }
         List<string> inputs = [input, CodesName(weight), ScalesName(weight)];
         if (!layout.Symmetric)

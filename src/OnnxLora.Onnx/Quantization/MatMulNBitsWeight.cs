@@ -48,17 +48,17 @@ public sealed class MatMulNBitsWeight
         string where = $"{source}: {node}";
         if (!MatMulNBits.Is(node))
         {
-            throw new ArgumentException($"{where} is not com.microsoft MatMulNBits");
+            throw new BadInputException($"{where} is not com.microsoft MatMulNBits");
         }
         long bits = node.GetInt("bits", Int4BlockLayout.Bits);
         if (bits != Int4BlockLayout.Bits)
         {
-            throw new NotSupportedException(I($"{where}: bits={bits} is not supported (only 4-bit MatMulNBits)"));
+            throw new BadInputException(I($"{where}: bits={bits} is not supported (only 4-bit MatMulNBits)"));
         }
         long prepacked = node.GetInt("weight_prepacked", 0);
         if (prepacked != 0)
         {
-            throw new NotSupportedException(I(
+            throw new BadInputException(I(
                 $"{where}: weights are prepacked for a GPU kernel (weight_prepacked={prepacked}); only the builder's portable layout can be read (rebuild without matmulnbits_weights_prepacked)"));
         }
         long k = RequiredInt(node, "K", where), n = RequiredInt(node, "N", where), block = RequiredInt(node, "block_size", where);
@@ -73,11 +73,11 @@ public sealed class MatMulNBitsWeight
         }
         if (node.Input(MatMulNBits.GroupIndexInput).Length > 0)
         {
-            throw new NotSupportedException($"{where}: g_idx (act-order reordering) is not supported");
+            throw new BadInputException($"{where}: g_idx (act-order reordering) is not supported");
         }
         if (node.Input(MatMulNBits.BiasInput).Length > 0)
         {
-            throw new NotSupportedException($"{where}: a bias input is not supported");
+            throw new BadInputException($"{where}: a bias input is not supported");
         }
         string zpName = node.Input(MatMulNBits.ZeroPointsInput);
         var layout = new Int4BlockLayout((int)k, (int)n, (int)block, symmetric: zpName.Length == 0);
@@ -100,7 +100,7 @@ public sealed class MatMulNBitsWeight
             zeroPoints = Constant(graph, zpName, "zero_points", where);
             if (zeroPoints.Type != ElementType.UInt8)
             {
-                throw new NotSupportedException($"{where}: zero_points '{zpName}' is {zeroPoints.Type.OnnxName()}; only the builder's packed uint8 zero points are supported");
+                throw new BadInputException($"{where}: zero_points '{zpName}' is {zeroPoints.Type.OnnxName()}; only the builder's packed uint8 zero points are supported");
             }
             if (zeroPoints.ElementCountValue != layout.ZeroPointBytes)
             {
@@ -149,7 +149,7 @@ public sealed class MatMulNBitsWeight
         }
         return graph.Initializers.TryGetValue(name, out var init)
             ? init
-            : throw new NotSupportedException($"{where}: {what} '{name}' is not an initializer (computed int4 weights are not supported)");
+            : throw new BadInputException($"{where}: {what} '{name}' is not an initializer (computed int4 weights are not supported)");
     }
 
     private static long RequiredInt(Node node, string attribute, string where) =>

@@ -31,7 +31,7 @@ public static class RuntimeNames
 
     /// <summary>Parses or throws an <see cref="ArgumentException"/> "<paramref name="name"/> 'x' is unknown (expected a, b)".</summary>
     public static T Parse<T>(string? text, string name) where T : struct, Enum =>
-        TryParse<T>(text, out var v) ? v : throw new ArgumentException(Unknown<T>(text, name));
+        TryParse<T>(text, out var v) ? v : throw new BadInputException(Unknown<T>(text, name));
 
     /// <summary>The one-line message for a value that is not a name of <typeparamref name="T"/>.</summary>
     public static string Unknown<T>(string? text, string name) where T : struct, Enum =>

@@ -31,7 +31,7 @@ public static class SessionFactory
         ArgumentNullException.ThrowIfNull(runtime);
         if (runtime.Problem() is { } problem)
         {
-            throw new ArgumentException($"runtime.{problem.Key}: {problem.Message}");
+            throw new BadInputException($"runtime.{problem.Key}: {problem.Message}");
         }
         var options = new SessionOptions
         {
@@ -86,7 +86,7 @@ public static class SessionFactory
         catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
         {
             // the CUDA build whose provider cannot load its CUDA libraries, or a CPU build without the provider
-            throw new InvalidOperationException(e.Message.Contains("Failed to load library", StringComparison.Ordinal)
+            throw new BadInputException(e.Message.Contains("Failed to load library", StringComparison.Ordinal)
                 ? $"--device cuda: the CUDA provider could not load its libraries ({e.Message.Trim()}); put CUDA 13 and cuDNN 9 on LD_LIBRARY_PATH (e.g. /usr/local/cuda-13/lib64)"
                 : $"--device cuda: this build of ONNX Runtime has no CUDA provider ({e.Message.Trim()}); build with -p:OnnxLoraCuda=true", e);
         }

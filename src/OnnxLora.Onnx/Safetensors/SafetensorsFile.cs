@@ -141,7 +141,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         SafetensorsTensorInfo info = GetInfo(name);
         if (!ElementConversion.CanReadAsInt64(info.DType.ToElementType()))
         {
-            throw new InvalidOperationException(
+            throw new SafetensorsFormatException(
                 $"{Path.GetFileName(FilePath)}: tensor '{name}': is {info.DType.ToHeaderString()}, not I64 or I32");
         }
 
@@ -169,7 +169,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (info.Length > int.MaxValue)
         {
-            throw new NotSupportedException(
+            throw new SafetensorsFormatException(
                 $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': {info.Length} bytes exceed the 2 GiB a span can address; use Offset/Length as external data");
         }
 
@@ -180,7 +180,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     {
         if (!ElementConversion.CanReadAsFloat32(info.DType.ToElementType()))
         {
-            throw new InvalidOperationException(
+            throw new SafetensorsFormatException(
                 $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': is {info.DType.ToHeaderString()}, not a float type");
         }
 
@@ -203,7 +203,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!ElementConversion.CanReadAsFloat32(info.DType.ToElementType()))
         {
-            throw new InvalidOperationException(
+            throw new SafetensorsFormatException(
                 $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': is {info.DType.ToHeaderString()}, not a float type");
         }
         if (offset < 0 || offset + destination.Length > info.ElementCount)
@@ -221,7 +221,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         long count = info.ElementCount;
         if (count > Array.MaxLength)
         {
-            throw new NotSupportedException(
+            throw new SafetensorsFormatException(
                 $"{Path.GetFileName(FilePath)}: tensor '{info.Name}': {count} elements exceed a managed array; stream it instead");
         }
 

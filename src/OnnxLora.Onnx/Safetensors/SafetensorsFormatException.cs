@@ -3,7 +3,7 @@
 // "model.safetensors: tensor 'x': data_offsets [0, 12) exceed buffer length 8".
 namespace OnnxLora.Onnx.Safetensors;
 
-public sealed class SafetensorsFormatException : Exception
+public sealed class SafetensorsFormatException : OnnxLoraException
 {
     public SafetensorsFormatException(string message)
         : base(message)

@@ -11,6 +11,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Quantization;
 using OnnxLora.Rewrite.Lora;
@@ -37,7 +38,7 @@ public static class BaseHash
             }
             if (!graph.Initializers.TryGetValue(layer.Weight, out var w))
             {
-                throw new ArgumentException($"base hash: the model has no weight '{layer.Weight}' ({layer.Module})");
+                throw new BadInputException($"base hash: the model has no weight '{layer.Weight}' ({layer.Module})");
             }
             hash.AppendData(Encoding.UTF8.GetBytes($"{name}|{w.Type.OnnxName()}|{layer.In},{layer.Out}\n"));
             AppendInOut(hash, w, layer);

@@ -8,6 +8,7 @@
 // dequantized, folded and requantized (the added error is measured); untouched int4 weights are copied byte for
 // byte. Every check runs before anything is written; weights stream strip by strip; the folder is published atomically.
 // K=in features, N=out features
+using OnnxLora.Onnx;
 using System.Globalization;
 using OnnxLora.Models;
 using OnnxLora.Onnx.Ir;
@@ -25,7 +26,7 @@ public static class Int4Merge
     {
         if (options.Check() is { } bad)
         {
-            throw new ArgumentException(bad);
+            throw new BadInputException(bad);
         }
         var folder = GenAiFolder.Open(onnxDir, decoderFile);
         var modelPath = folder.DecoderPath;
@@ -108,7 +109,7 @@ public static class Int4Merge
 
         if (unmatched.Count > 0)
         {
-            throw new ArgumentException($"--exclude {string.Join(", ", unmatched.Order(StringComparer.Ordinal))}: no MatMul weight or node of that name in {modelPath}");
+            throw new BadInputException($"--exclude {string.Join(", ", unmatched.Order(StringComparer.Ordinal))}: no MatMul weight or node of that name in {modelPath}");
         }
         var embeddings = options.QuantizeEmbedding ? PlanEmbeddings(g, options, readers, modelPath) : [];
 

@@ -2,6 +2,7 @@
 // Fold and unfold both call this one place. It computes one row of Δ at a time (memory: one row + Bᵀ);
 // it does not touch W. r=rank, in=input features, out=output features.
 using System.Numerics.Tensors;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Rewrite.Fold;
 
@@ -16,7 +17,7 @@ public sealed class LoraDelta
     {
         if (a.Length != (long)rank * inFeatures || b.Length != (long)outFeatures * rank)
         {
-            throw new ArgumentException($"LoRA delta: A has {a.Length} values and B {b.Length}, expected r={rank}·in={inFeatures} and out={outFeatures}·r");
+            throw new BadInputException($"LoRA delta: A has {a.Length} values and B {b.Length}, expected r={rank}·in={inFeatures} and out={outFeatures}·r");
         }
         Rank = rank;
         In = inFeatures;

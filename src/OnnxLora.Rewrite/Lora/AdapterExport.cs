@@ -6,6 +6,7 @@
 // Values are written in the base's activation dtype (fp16/bf16 bases take fp16/bf16 adapters: no Cast per token).
 // The layout comes from LinearDiscovery on the base, as the ready model's does. It writes no PEFT files.
 using OnnxLora.Models;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Passes;
@@ -40,7 +41,7 @@ public static class AdapterExport
             long width = packed ? layers[0].Columns : members.Sum(m => m.Out);
             if (members.Any(m => m.In != inF))
             {
-                throw new ArgumentException($"adapter modules of {group.Name} have different input sizes");
+                throw new BadInputException($"adapter modules of {group.Name} have different input sizes");
             }
             var a = new float[inF * sumR];  // (in,Σr)
             var b = new float[sumR * width]; // (Σr,N)

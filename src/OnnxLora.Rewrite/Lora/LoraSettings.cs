@@ -1,5 +1,7 @@
 // LoRA hyperparameters and targets, as PEFT's LoraConfig names them. Defaults and the scaling
 // rule (alpha / r, or alpha / sqrt(r) with rsLoRA) come from Peft; this record only carries values.
+using OnnxLora.Onnx;
+
 namespace OnnxLora.Rewrite.Lora;
 
 public sealed record LoraSettings
@@ -34,19 +36,19 @@ public sealed record LoraSettings
     {
         if (Rank <= 0)
         {
-            throw new ArgumentException($"lora r must be > 0, got {Rank}");
+            throw new BadInputException($"lora r must be > 0, got {Rank}");
         }
         if (!(Alpha > 0) || double.IsInfinity(Alpha))
         {
-            throw new ArgumentException($"lora alpha must be > 0, got {Alpha}");
+            throw new BadInputException($"lora alpha must be > 0, got {Alpha}");
         }
         if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout))
         {
-            throw new ArgumentException($"lora dropout must be in [0, 1), got {Dropout}");
+            throw new BadInputException($"lora dropout must be in [0, 1), got {Dropout}");
         }
         if (TargetModules.Count == 0 && TargetRegex is null)
         {
-            throw new ArgumentException("lora targets are empty");
+            throw new BadInputException("lora targets are empty");
         }
     }
 }

@@ -4,6 +4,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OnnxLora.Models;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Safetensors;
 
 namespace OnnxLora.Rewrite.Lora;
@@ -65,7 +66,7 @@ public sealed class PeftAdapter
             settings.Validate();
             _ = new TargetMatcher(settings); // an invalid regex fails here, naming the file
         }
-        catch (ArgumentException e)
+        catch (BadInputException e)
         {
             throw new ModelFormatException($"{configPath}: {e.Message}");
         }

@@ -3,6 +3,7 @@
 // in "." + it; a single regex string must match the whole path (re.fullmatch); "all-linear" is every linear
 // but the LM head. layers_to_transform keeps modules of those layer indices. It does not read the graph.
 using System.Text.RegularExpressions;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Rewrite.Lora;
 
@@ -27,7 +28,7 @@ public sealed class TargetMatcher
             }
             catch (ArgumentException e)
             {
-                throw new ArgumentException($"lora target regex '{pattern}' is invalid: {e.Message}");
+                throw new BadInputException($"lora target regex '{pattern}' is invalid: {e.Message}");
             }
         }
     }
@@ -49,7 +50,7 @@ public sealed class TargetMatcher
             if (!modules.Any(m => Suffix(m, t)))
             {
                 var leaves = modules.Select(ModulePaths.Leaf).Distinct().Order(StringComparer.Ordinal);
-                throw new ArgumentException($"unknown LoRA target module '{t}': no linear layer of this model is named so (it has: {string.Join(", ", leaves)})");
+                throw new BadInputException($"unknown LoRA target module '{t}': no linear layer of this model is named so (it has: {string.Join(", ", leaves)})");
             }
         }
     }

@@ -4,6 +4,7 @@
 using OnnxLora.Autodiff;
 using OnnxLora.Autodiff.Loss;
 using OnnxLora.Models;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
@@ -64,7 +65,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
         {
             if (parameters.Count == 0)
             {
-                throw new ArgumentException("a training graph needs LoRA settings or full fine-tuning");
+                throw new BadInputException("a training graph needs LoRA settings or full fine-tuning");
             }
             grads = GradientBuilder.AddGradients(model, loss, parameters.Select(p => p.Name).ToList(), new GradientOptions
             {

@@ -1,6 +1,8 @@
 // Hands out batches epoch after epoch in a seeded order (SplitMix64; identity order when shuffle is off).
 // Its State (epoch, position, PRNG state at the epoch's start) can be saved and restored for exact resume.
 // The last batch of an epoch may be smaller; an epoch never spans two orders.
+using OnnxLora.Onnx;
+
 namespace OnnxLora.Training.Data;
 
 public sealed class DataLoader
@@ -75,7 +77,7 @@ public sealed class DataLoader
         ArgumentNullException.ThrowIfNull(state);
         if (state.Epoch < 0 || state.Position < 0 || state.Position > _rowCount)
         {
-            throw new ArgumentException(
+            throw new BadInputException(
                 $"data loader state (epoch {state.Epoch}, position {state.Position}) does not fit {_rowCount} rows");
         }
         _rng.State = state.RngState;

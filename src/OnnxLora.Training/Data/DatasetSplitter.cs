@@ -1,5 +1,7 @@
 // Carves a validation split out of one dataset: a seeded shuffle of the indices, the first round(n·fraction)
 // (at least one when fraction > 0) become validation. Both parts keep the file order of their examples.
+using OnnxLora.Onnx;
+
 namespace OnnxLora.Training.Data;
 
 public static class DatasetSplitter
@@ -19,7 +21,7 @@ public static class DatasetSplitter
         int valCount = Math.Max(1, (int)Math.Round(items.Count * fraction, MidpointRounding.AwayFromZero));
         if (valCount >= items.Count)
         {
-            throw new InvalidOperationException(
+            throw new BadInputException(
                 $"val_split {fraction} of {items.Count} examples leaves no training examples");
         }
         int[] order = Enumerable.Range(0, items.Count).ToArray();

@@ -6,6 +6,7 @@
 // and counted (TokenizedDataset), never silently trained on.
 using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Training.Data;
 
@@ -26,7 +27,7 @@ public sealed class ExampleTokenizer
         _tokenizer = tokenizer;
         _chat = chat;
         MaxSeqLen = maxSeqLen;
-        _eosId = tokenizer.EosId ?? throw new InvalidOperationException(
+        _eosId = tokenizer.EosId ?? throw new BadInputException(
             "tokenizer has no eos_token; cannot mark where a completion ends");
     }
 
@@ -99,7 +100,7 @@ public sealed class ExampleTokenizer
 
     private string AddMessages(RawExample example, List<long> ids, List<long> labels)
     {
-        ChatTokenizer chat = _chat ?? throw new InvalidOperationException(
+        ChatTokenizer chat = _chat ?? throw new BadInputException(
             $"{example.Source}: a {{\"messages\"}} dataset needs a chat template");
         ChatEncoding encoding;
         try

@@ -15,6 +15,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxLora.Autodiff.Optim;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Runtime;
@@ -70,7 +71,7 @@ public sealed class StepEngine : IDisposable
         {
             if (!initial.TryGetValue(p.Name, out var init) || init.Length != p.ElementCount)
             {
-                throw new ArgumentException($"no initial value of {p.ElementCount} elements for parameter '{p.Name}'");
+                throw new BadInputException($"no initial value of {p.ElementCount} elements for parameter '{p.Name}'");
             }
         }
         _train = SessionFactory.Create(artifacts.TrainingModelPath, runtime);
@@ -79,7 +80,7 @@ public sealed class StepEngine : IDisposable
         var missing = _segments.FirstOrDefault(seg => !_optim.InputMetadata.ContainsKey(seg.Name));
         if (missing is not null)
         {
-            throw new ArgumentException($"{artifacts.OptimizerModelPath}: no input '{missing.Name}'; is it the flat optimizer graph of these parameters?");
+            throw new BadInputException($"{artifacts.OptimizerModelPath}: no input '{missing.Name}'; is it the flat optimizer graph of these parameters?");
         }
         _memory = new DeviceMemory(runtime, _train);
         _trainBinding = _train.CreateIoBinding();
@@ -287,7 +288,7 @@ public sealed class StepEngine : IDisposable
             var p = _params[i];
             if (!values.TryGetValue(p.Name, out var host) || host.Length != p.ElementCount)
             {
-                throw new ArgumentException($"{what}: no value of {p.ElementCount} elements for parameter '{p.Name}'");
+                throw new BadInputException($"{what}: no value of {p.ElementCount} elements for parameter '{p.Name}'");
             }
             _memory.Upload(host, views[i]);
         }

@@ -5,6 +5,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Autodiff.Optim;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Onnx.Safetensors;
@@ -67,7 +68,7 @@ public static class ParityRunner
             }
             else if (o.Trajectory is not null)
             {
-                throw new ArgumentException("--trajectory needs --adapter (the initial LoRA weights)");
+                throw new BadInputException("--trajectory needs --adapter (the initial LoRA weights)");
             }
         }
         finally

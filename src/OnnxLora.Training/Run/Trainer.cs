@@ -9,6 +9,7 @@ using System.Text.Json;
 using OnnxLora.Models;
 using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Rewrite.Fold;
@@ -61,7 +62,7 @@ public sealed class Trainer
         var c = _config;
         Guard();
         Directory.CreateDirectory(_runDir);
-        using var source = ModelSource.Resolve(c.Model ?? throw new ArgumentException("config: 'model' is required"));
+        using var source = ModelSource.Resolve(c.Model ?? throw new BadInputException("config: 'model' is required"));
         var tokenizer = TextTokenizer.Load(source.OnnxDir);
         var (train, val, truncated, dropped) = LoadData(c, tokenizer, source.OnnxDir);
         Report(new TrainEvent("data", 0, 0, Message: DataMessage(train.Count + (c.ValData is null ? val.Count : 0), truncated, dropped)));
@@ -189,7 +190,7 @@ public sealed class Trainer
     private static (IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Val, int Truncated, (int Empty, int NoCounted) Dropped)
         LoadData(TrainConfig c, TextTokenizer tok, string modelDir)
     {
-        var data = c.Data ?? throw new ArgumentException("config: 'data' is required");
+        var data = c.Data ?? throw new BadInputException("config: 'data' is required");
         var raw = JsonlDatasetReader.ReadFile(data, c.DatasetFormat);
         var valRaw = c.ValData is null ? null : JsonlDatasetReader.ReadFile(c.ValData, c.DatasetFormat);
         ChatTokenizer? chat = raw.Concat(valRaw ?? []).Any(r => r.Format == DatasetFormat.Messages)

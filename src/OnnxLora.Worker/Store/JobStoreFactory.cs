@@ -1,4 +1,6 @@
 // Picks the store named by the options: SQLite in the data folder (default) or PostgreSQL.
+using OnnxLora.Onnx;
+
 namespace OnnxLora.Worker.Store;
 
 public static class JobStoreFactory
@@ -9,7 +11,7 @@ public static class JobStoreFactory
     {
         "sqlite" => new SqliteJobStore(o.ConnectionString ?? Path.Combine(Path.GetFullPath(o.DataDir), SqliteFile)),
         "postgres" or "postgresql" => new PostgresJobStore(o.ConnectionString
-            ?? throw new InvalidOperationException("Worker:ConnectionString is required when Worker:Store is postgres")),
-        _ => throw new InvalidOperationException($"Worker:Store '{o.Store}' is unknown (expected sqlite or postgres)"),
+            ?? throw new BadInputException("Worker:ConnectionString is required when Worker:Store is postgres")),
+        _ => throw new BadInputException($"Worker:Store '{o.Store}' is unknown (expected sqlite or postgres)"),
     };
 }

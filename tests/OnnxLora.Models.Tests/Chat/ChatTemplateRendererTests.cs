@@ -3,6 +3,7 @@
 // {% generation %} blocks agreeing with the prefix-rendering rule on the same conversation.
 using OnnxLora.Models.Chat;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Models.Tests.Chat;
 
@@ -39,7 +40,7 @@ public sealed class ChatTemplateRendererTests
     {
         using var dir = new TempDir();
         File.WriteAllText(dir["tokenizer_config.json"], """{"bos_token": "<s>", "eos_token": "</s>"}""");
-        var e = Assert.Throws<InvalidOperationException>(() => ChatTemplateRenderer.ForModel(dir.Path));
+        var e = Assert.Throws<BadInputException>(() => ChatTemplateRenderer.ForModel(dir.Path));
         Assert.Equal($"{dir.Path}: the model has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json); " +
             "pass --chat-template (chatml, llama2, llama3, zephyr, plain or a .jinja file)", e.Message);
         Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
@@ -53,7 +54,7 @@ public sealed class ChatTemplateRendererTests
     {
         using var dir = new TempDir();
         WriteConfig(dir.Path, """[{"name": "default", "template": "D"}, {"name": "rag", "template": "R"}]""");
-        var e = Assert.Throws<ArgumentException>(() => ChatTemplateRenderer.ForModel(dir.Path, "vicuna"));
+        var e = Assert.Throws<BadInputException>(() => ChatTemplateRenderer.ForModel(dir.Path, "vicuna"));
         Assert.Equal("chat_template: unknown template 'vicuna' (expected the model's default, rag, chatml, llama2, llama3, zephyr, plain or a .jinja file)", e.Message);
     }
 

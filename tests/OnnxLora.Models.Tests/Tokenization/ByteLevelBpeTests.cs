@@ -2,6 +2,7 @@
 // tokens, a Split regex pre-tokenizer, merges in the newer [a, b] form) and checks TextTokenizer loads it correctly.
 using System.Text.Json;
 using OnnxLora.Models.Tokenization;
+using OnnxLora.Onnx;
 
 namespace OnnxLora.Models.Tests.Tokenization;
 
@@ -102,7 +103,7 @@ public sealed class ByteLevelBpeTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_dir, "tokenizer.json"),
             """{"model": {"type": "WordPiece", "vocab": {}}, "pre_tokenizer": {"type": "BertPreTokenizer"}}""");
-        var ex = Assert.Throws<NotSupportedException>(() => TextTokenizer.Load(_dir));
+        var ex = Assert.Throws<BadInputException>(() => TextTokenizer.Load(_dir));
         Assert.Contains("model.type=WordPiece", ex.Message);
     }
 

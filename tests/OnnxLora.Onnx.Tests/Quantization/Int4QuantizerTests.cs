@@ -218,14 +218,14 @@ public sealed class Int4QuantizerTests
     [InlineData(0)]
     public void BlockSizeThatMatMulNBitsCannotRunIsRefused(int blockSize)
     {
-        var e = Assert.Throws<ArgumentException>(() => new Int4BlockLayout(64, 8, blockSize, true));
+        var e = Assert.Throws<BadInputException>(() => new Int4BlockLayout(64, 8, blockSize, true));
         Assert.Contains($"block size {blockSize} is not supported", e.Message);
     }
 
     [Fact]
     public void BFloat16ScalesAreRefused()
     {
-        var e = Assert.Throws<NotSupportedException>(() =>
+        var e = Assert.Throws<BadInputException>(() =>
             Int4Quantizer.Quantize(new float[64], new Int4BlockLayout(32, 2, Block, true), ElementType.BFloat16));
         Assert.Contains("bfloat16", e.Message);
     }

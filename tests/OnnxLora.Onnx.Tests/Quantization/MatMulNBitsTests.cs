@@ -153,11 +153,11 @@ public sealed class MatMulNBitsTests
         var (graph, node) = OneNodeGraph(symmetric: true);
         node.Inputs.Add("");
         node.Inputs.Add("g_idx");
-        Assert.Contains("g_idx", Assert.Throws<NotSupportedException>(() => MatMulNBitsWeight.Read(graph, node, "m")).Message);
+        Assert.Contains("g_idx", Assert.Throws<BadInputException>(() => MatMulNBitsWeight.Read(graph, node, "m")).Message);
 
         (graph, node) = OneNodeGraph(symmetric: false);
         graph.Initializers["w_zero_points"] = Initializer.FromFloats("w_zero_points", new float[64], 64);
-        Assert.Contains("only the builder's packed uint8 zero points", Assert.Throws<NotSupportedException>(() => MatMulNBitsWeight.Read(graph, node, "m")).Message);
+        Assert.Contains("only the builder's packed uint8 zero points", Assert.Throws<BadInputException>(() => MatMulNBitsWeight.Read(graph, node, "m")).Message);
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class RuntimeNamesTests
     [InlineData("")]
     public void UnknownDeviceIsNamedWithTheAcceptedValues(string text)
     {
-        var e = Assert.Throws<ArgumentException>(() => RuntimeNames.Parse<Device>(text, "--device"));
+        var e = Assert.Throws<BadInputException>(() => RuntimeNames.Parse<Device>(text, "--device"));
         Assert.Equal($"--device '{text}' is unknown (expected cpu, cuda)", e.Message);
     }
 }

@@ -71,7 +71,7 @@ public sealed class SessionFactoryTests
     [Fact]
     public void NegativeThreadsAreRefusedNamingTheKey()
     {
-        var e = Assert.Throws<ArgumentException>(() => SessionFactory.CreateOptions(new RuntimeOptions { Threads = -1 }, "m"));
+        var e = Assert.Throws<BadInputException>(() => SessionFactory.CreateOptions(new RuntimeOptions { Threads = -1 }, "m"));
         Assert.StartsWith("runtime.threads: threads must be >= 0", e.Message, StringComparison.Ordinal);
     }
 
@@ -79,7 +79,7 @@ public sealed class SessionFactoryTests
     public void CudaOnTheCpuBuildSaysHowToGetTheCudaBuild()
     {
         var model = Path.Combine(Path.GetTempPath(), "model-never-loaded.onnx"); // the provider fails before the model is read
-        var e = Assert.Throws<InvalidOperationException>(() => SessionFactory.Create(model, new RuntimeOptions { Device = Device.Cuda }));
+        var e = Assert.Throws<BadInputException>(() => SessionFactory.Create(model, new RuntimeOptions { Device = Device.Cuda }));
         Assert.StartsWith("--device cuda: ", e.Message, StringComparison.Ordinal);
         Assert.Contains("-p:OnnxLoraCuda=true", e.Message, StringComparison.Ordinal);
     }

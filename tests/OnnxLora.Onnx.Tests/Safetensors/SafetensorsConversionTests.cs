@@ -65,7 +65,7 @@ public sealed class SafetensorsConversionTests
         SafetensorsWriter.Write(path, [SafetensorsTensor.FromInt64("ids", [1, 2], [2])], null);
         using SafetensorsFile file = SafetensorsFile.Open(path);
 
-        var ex = Assert.Throws<InvalidOperationException>(() => file.ReadAsFloat32("ids"));
+        var ex = Assert.Throws<SafetensorsFormatException>(() => file.ReadAsFloat32("ids"));
         Assert.Contains("'ids'", ex.Message);
         Assert.Contains("I64", ex.Message);
     }

@@ -2,6 +2,7 @@
 // Python builder-quantizer's bytes, ORT runs the result to the PyTorch logits on the dequantized weights, the fold
 // equals `merge` followed by quantization, folding onto an int4 base requantizes within one step, and every bad
 // input is refused in one line with nothing written.
+using OnnxLora.Onnx;
 using OnnxLora.Models;
 using OnnxLora.Onnx.IO;
 using OnnxLora.Onnx.Ir;
@@ -211,7 +212,7 @@ public sealed class Int4MergeTests(ImportedFixture fx, ITestOutputHelper output)
             File.Copy(f, Path.Combine(edited, Path.GetFileName(f)));
         }
         ModelWriter.Save(m, Path.Combine(edited, "model.onnx"));
-        var e = AssertRefused<NotSupportedException>(o => Int4Merge.Run(edited, PeftAdapter.Load(fx.AdapterDir), o, Exact));
+        var e = AssertRefused<BadInputException>(o => Int4Merge.Run(edited, PeftAdapter.Load(fx.AdapterDir), o, Exact));
         Assert.Contains("weight_prepacked=1", e.Message);
     }
 
@@ -273,7 +274,7 @@ public sealed class Int4MergeTests(ImportedFixture fx, ITestOutputHelper output)
         }
         Assert.Equal(2, g.Nodes.Count(n => n.OpType == "MatMul"));
 
-        var e = AssertRefused<ArgumentException>(o => Int4Merge.Run(fx.BaseDir, adapter, o, Exact with { Exclude = new HashSet<string> { "/lm_head/Matmul" } }));
+        var e = AssertRefused<BadInputException>(o => Int4Merge.Run(fx.BaseDir, adapter, o, Exact with { Exclude = new HashSet<string> { "/lm_head/Matmul" } }));
         Assert.Contains("--exclude /lm_head/Matmul: no MatMul weight or node of that name", e.Message);
     }
 

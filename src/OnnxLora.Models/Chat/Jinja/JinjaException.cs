@@ -1,8 +1,10 @@
 // An error while parsing or rendering a chat template, naming the template line. raise_exception() in a
 // template (e.g. "roles must alternate") also ends up here, with IsRaisedByTemplate set.
+using OnnxLora.Onnx;
+
 namespace OnnxLora.Models.Chat.Jinja;
 
-public sealed class JinjaException : Exception
+public sealed class JinjaException : OnnxLoraException
 {
     public JinjaException(int line, string message, bool raisedByTemplate = false)
         : base($"chat template line {line}: {message}")
