@@ -91,7 +91,7 @@ public sealed class Int4StreamedWeight
             {
                 Int4Quantizer.QuantizeStrip(s, count, l, ScaleType, codes, scales, zeroPoints, column, n0);
             }
-            catch (ArgumentException e)
+            catch (BadInputException e)
             {
                 throw new InvalidDataException($"weight '{Weight}': cannot quantize: {e.Message}", e);
             }
