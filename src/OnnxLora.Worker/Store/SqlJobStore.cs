@@ -214,7 +214,7 @@ public abstract class SqlJobStore : IJobStore
         var rows = await QueryJobsAsync(conn, tx,
             $"""
             UPDATE jobs SET state = '{JobStates.Running}', attempts = attempts + 1, claims = claims + 1, lease_owner = @worker,
-                lease_expires = {Now} + @lease, claim_checkpoint_step = checkpoint_step, updated_at = {Now}
+                lease_expires = {Now} + @lease, claim_checkpoint_step = checkpoint_step, step = checkpoint_step, updated_at = {Now}
             WHERE id = @id RETURNING {JobColumns}
             """, ct, ("worker", worker), ("lease", leaseMs), ("id", id));
         var job = rows.Single();
@@ -301,9 +301,11 @@ public abstract class SqlJobStore : IJobStore
         EndAsync(id, worker, $"state = '{JobStates.Succeeded}', step = total_steps, eta_seconds = 0", "succeeded",
             _ => $$"""{"state":"{{JobStates.Succeeded}}"}""", ct);
 
-    // A retryable failure after progress (a newer checkpoint than at the claim) is a resume like a crash: no attempt spent.
+    // A retryable failure after progress (a step run since the claim, which resumed at claim_checkpoint_step) is a
+    // resume like a crash: no attempt spent.
     private const string ResumesAfterFailure =
-        "CASE WHEN @retry = 1 AND checkpoint_step > claim_checkpoint_step AND crash_resumes < max_crash_resumes THEN 1 ELSE 0 END";
+        "CASE WHEN @retry = 1 AND (step > claim_checkpoint_step OR checkpoint_step > claim_checkpoint_step) " +
+        "AND crash_resumes < max_crash_resumes THEN 1 ELSE 0 END";
 
     public Task<bool> FailAsync(string id, string worker, string error, bool retryable, CancellationToken ct) =>
         EndAsync(id, worker,
