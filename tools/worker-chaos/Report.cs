@@ -135,8 +135,8 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
         w.WriteLine($"adapters byte-identical:      {Identical} / {Jobs} (to the uninterrupted twins)");
         w.WriteLine($"metrics one row per step:     {OneRowPerStep} / {Jobs}");
         w.WriteLine($"event streams end in state:   {EventsEndTerminal} / {Jobs}");
-        w.WriteLine($"interrupted claims:           {CrashResumes} crash-resumes (after a new checkpoint; no attempt spent), " +
-            $"{ExpiredWithoutProgress} before the claim's first checkpoint (attempt spent); attempts used: at most {MaxAttemptsUsed}");
+        w.WriteLine($"interrupted claims:           {CrashResumes} crash-resumes (after a step or a new checkpoint; no attempt spent), " +
+            $"{ExpiredWithoutProgress} before the claim's first step (attempt spent); attempts used: at most {MaxAttemptsUsed}");
         w.WriteLine($"resume delay (kill → step):   {delay}");
         w.WriteLine($"total time:                   {ChaosSeconds:F1} s vs {CalmSeconds:F1} s uninterrupted (×{ChaosSeconds / CalmSeconds:F2})");
         foreach (var p in Problems)
