@@ -36,7 +36,7 @@ var deviceName = RuntimeNames.Of(device);
 var recompute = bool.Parse(opts.Get("recompute", "true")); // attention probabilities recomputed in backward
 int? lossChunks = opts.Get("loss-chunks", "") is { Length: > 0 } lc ? int.Parse(lc) : null; // default: by vocabulary
 var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
-var weightViews = bool.Parse(opts.Get("weight-views", "true")); // false: ORT's folded, prepacked weight copies
+bool? weightViews = opts.Get("weight-views", "") is { Length: > 0 } wv ? bool.Parse(wv) : null; // false: ORT's folded, prepacked weight copies; default by dtype
 var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
 
 if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))

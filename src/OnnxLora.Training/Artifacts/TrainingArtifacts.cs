@@ -65,9 +65,9 @@ public sealed record TrainingArtifacts(string Dir, IReadOnlyList<TrainableParame
             full_fine_tune = options.FullFineTune,
             max_segment_elements = segment,
             chunk_elements = chunk,
-            weight_views = options.WeightViews,
+            weight_views = options.WeightViewsFor(train.ComputeType),
         };
         File.WriteAllText(Path.Combine(dir, Manifest), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
-        return new TrainingArtifacts(dir, train.Parameters, train.Targets, segment, chunk, options.WeightViews);
+        return new TrainingArtifacts(dir, train.Parameters, train.Targets, segment, chunk, options.WeightViewsFor(train.ComputeType));
     }
 }

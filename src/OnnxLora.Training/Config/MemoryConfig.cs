@@ -14,6 +14,6 @@ public sealed record MemoryConfig
     /// <summary>Recompute each loss chunk's logits in backward (less memory, one more LM-head MatMul per step).</summary>
     public bool RecomputeLogits { get; init; }
 
-    /// <summary>Frozen weights held once (views, shared map); false: ORT's folded, prepacked copies (~2× weights).</summary>
-    public bool WeightViews { get; init; } = true;
+    /// <summary>Frozen weights held once (views, shared map); false: ORT's folded, prepacked copies (~2× weights); null: by device and dtype (TrainingGraphOptions).</summary>
+    public bool? WeightViews { get; init; }
 }
