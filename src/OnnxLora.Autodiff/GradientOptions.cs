@@ -34,9 +34,9 @@ public sealed record GradientOptions
 
     /// <summary>
     /// dX of a MatMul by a constant weight reads the weight through a view, so ORT fuses the transpose into
-    /// the MatMul (FusedMatMul transB) instead of constant-folding a transposed copy of every weight. Right
-    /// for CUDA (one copy of the weights in device memory); on CPU ORT prepacks both forms and the folded
-    /// copy measured faster, so it is off by default.
+    /// the MatMul (FusedMatMul transB) instead of constant-folding a transposed copy of every weight: one copy
+    /// of the weights in memory. The training graphs turn it on for CUDA and for fp32 on CPU (a second,
+    /// folded copy of a Llama-3.2-1B is 4.9 GB; docs/memory.md); off, the graph keeps ORT's folded form.
     /// </summary>
     public bool WeightTransposeViews { get; init; }
 

@@ -2,7 +2,8 @@
 // recomputed attention gives bit-identical loss and LoRA gradients, the chunked loss (with or
 // without recomputed logits, with more chunks than tokens) matches the one-piece loss, and the
 // backward pass reads none of the values it is meant to recompute. Every recomputed node is ordered
-// after a gradient, so ORT cannot schedule it into the forward pass.
+// after a gradient, so ORT cannot schedule it into the forward pass. Weight views leave no transposed weight
+// copy to fold and give the folded form's gradients; sessions over SharedWeights compute what ORT's own loading does.
 using Microsoft.ML.OnnxRuntime;
 using OnnxLora.Models.Import;
 using OnnxLora.Onnx.IO;
@@ -16,7 +17,7 @@ namespace OnnxLora.Training.Tests;
 
 public sealed class MemorySavingTests
 {
-    /// <summary>Chunked vs one-piece loss, or fused vs folded weight transposes: only summation order differs.</summary>
+    /// <summary>Chunked vs one-piece loss, or weight views vs folded weight transposes: only summation order differs.</summary>
     private const double ChunkedRelativeTolerance = 1e-5;
 
     private const string GradScope = "/grad/";
@@ -49,23 +50,65 @@ public sealed class MemorySavingTests
         }
     }
 
-    [Fact]
-    public void CudaLayoutReadsWeightsThroughViewsAndGivesTheSameGradientsOnCpu()
+    [Theory]
+    [InlineData(Device.Cpu)]
+    [InlineData(Device.Cuda)]
+    public void Fp32GraphsReadWeightsThroughViewsAndGiveTheFoldedFormsGradients(Device device)
     {
         using (var source = ModelSource.Resolve(Fixture.Base))
         {
-            var graph = Build(source, new TrainingGraphOptions { Device = Device.Cuda }).Model.Graph;
+            var graph = Build(source, new TrainingGraphOptions { Device = device }).Model.Graph;
             // a Transpose of an initializer is what ORT would fold into a second, transposed copy of the weight
             Assert.DoesNotContain(graph.Nodes, n => n.OpType == "Transpose" && graph.IsInitializer(n.Input(0)));
+            var folded = Build(source, new TrainingGraphOptions { Device = device, WeightViews = false }).Model.Graph;
+            Assert.Contains(folded.Nodes, n => n.OpType == "Transpose" && folded.IsInitializer(n.Input(0)));
         }
-        var cpu = Run(new TrainingGraphOptions());
-        var cuda = Run(new TrainingGraphOptions { Device = Device.Cuda });
-        foreach (var (name, values) in cpu)
+        var views = Run(new TrainingGraphOptions { Device = device });
+        var copies = Run(new TrainingGraphOptions { Device = device, WeightViews = false });
+        foreach (var (name, values) in copies)
         {
             double scale = Math.Max(values.Max(Math.Abs), 1e-30);
-            double err = values.Zip(cuda[name], (a, b) => (double)Math.Abs(a - b)).Max();
+            double err = values.Zip(views[name], (a, b) => (double)Math.Abs(a - b)).Max();
             Assert.True(err / scale <= ChunkedRelativeTolerance, $"{name}: max|Δ| {err:E2} relative {err / scale:E2}");
         }
+    }
+
+    [Fact]
+    public void Fp16GraphsOnCpuKeepTheFoldedFormByDefault()
+    {
+        Assert.False(new TrainingGraphOptions().WeightViewsFor(ElementType.Float16));
+        Assert.False(new TrainingGraphOptions().WeightViewsFor(ElementType.BFloat16));
+        Assert.True(new TrainingGraphOptions { Device = Device.Cuda }.WeightViewsFor(ElementType.Float16));
+        Assert.True(new TrainingGraphOptions { WeightViews = true }.WeightViewsFor(ElementType.Float16));
+        Assert.False(new TrainingGraphOptions { WeightViews = false }.WeightViewsFor(ElementType.Float));
+    }
+
+    [Fact]
+    public void SessionsOverSharedWeightsMapEachWeightOnceAndComputeWhatOrtLoadingThemComputes()
+    {
+        using var dir = new TempDir();
+        using var source = ModelSource.Resolve(Fixture.Base);
+        var graph = Build(source, new TrainingGraphOptions());
+        ArtifactWriter.Save(graph.Model, dir["t/training_model.onnx"]);
+        ArtifactWriter.Save(graph.Model, dir["u/training_model.onnx"]);
+        var own = Run(dir["t/training_model.onnx"], graph, null);
+        using var weights = new SharedWeights();
+        var shared = Run(dir["t/training_model.onnx"], graph, weights);
+        Assert.True(weights.Count > 0, "the fixture's weights are external data: each should be shared");
+        int count = weights.Count;
+        long bytes = weights.Bytes;
+        // a second session over the same weights (as the evaluator's) maps nothing more
+        var again = Run(dir["t/training_model.onnx"], graph, weights);
+        Assert.Equal(count, weights.Count);
+        Assert.Equal(bytes, weights.Bytes);
+        foreach (var (name, values) in own)
+        {
+            Assert.Equal(values, shared[name]);
+            Assert.Equal(values, again[name]);
+        }
+        // the same names over another data file are other weights: refused, naming the initializer and both files
+        var e = Assert.Throws<InvalidDataException>(() => Run(dir["u/training_model.onnx"], graph, weights));
+        Assert.Contains("model.embed_tokens.weight", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -156,12 +199,18 @@ public sealed class MemorySavingTests
     private static Dictionary<string, float[]> Run(TrainingGraphOptions o)
     {
         using var dir = new TempDir();
-        var adapter = PeftAdapter.Load(Fixture.Adapter);
         using var source = ModelSource.Resolve(Fixture.Base);
         var graph = Build(source, o);
         ArtifactWriter.Save(graph.Model, dir["t/training_model.onnx"]);
+        return Run(dir["t/training_model.onnx"], graph, null);
+    }
+
+    /// <summary>Loss and every LoRA gradient of the saved <paramref name="graph"/>, over shared weights when given.</summary>
+    private static Dictionary<string, float[]> Run(string path, TrainingGraph graph, SharedWeights? weights)
+    {
+        var adapter = PeftAdapter.Load(Fixture.Adapter);
         var b = ParityBatch.Load(Fixture.Reference);
-        using var session = new InferenceSession(dir["t/training_model.onnx"]);
+        using var session = weights is null ? new InferenceSession(path) : SessionFactory.Create(path, new RuntimeOptions(), weights);
         var shape = new long[] { b.Batch, b.Time };
         var names = new List<string> { "input_ids", "attention_mask", "labels" };
         var inputs = new List<OrtValue>

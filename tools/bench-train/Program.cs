@@ -36,6 +36,7 @@ var deviceName = RuntimeNames.Of(device);
 var recompute = bool.Parse(opts.Get("recompute", "true")); // attention probabilities recomputed in backward
 int? lossChunks = opts.Get("loss-chunks", "") is { Length: > 0 } lc ? int.Parse(lc) : null; // default: by vocabulary
 var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
+bool? weightViews = opts.Get("weight-views", "") is { Length: > 0 } wv ? bool.Parse(wv) : null; // false: ORT's folded, prepacked weight copies; default by dtype
 var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
 
 if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
@@ -50,26 +51,30 @@ if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
 // Device-wide GPU memory (NVML, as nvidia-smi's memory.used) sampled every 10 ms; baseline before ORT starts.
 using var gpu = device == Device.Cuda ? OnnxLora.Training.Runtime.GpuMemory.Open() : null;
 long gpuBaseline = gpu?.UsedBytes() ?? 0;
-// fp16/bf16 import straight from the checkpoint; fp32 through ModelSource (which imports a Hugging Face folder once)
-using var source = dtype == "float32" ? ModelSource.Resolve(hfDir) : null;
+// The checkpoint is imported once per dtype into a cache folder beside it (the 1B preset's import writes 5 GB;
+// rerunning it per process would dominate the benchmark's wall time and disk traffic).
+var onnxDir = opts.Get("onnx", $"{hfDir.TrimEnd('/')}-onnx-{dtype}");
+if (!File.Exists(Path.Combine(onnxDir, "model.onnx")))
+{
+    var et = dtype switch { "float32" => ElementType.Float, "float16" => ElementType.Float16, "bfloat16" => ElementType.BFloat16, _ => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{dtype}'") };
+    var sw0 = Stopwatch.StartNew();
+    HfImporter.Import(hfDir, onnxDir, et);
+    Console.Error.WriteLine($"imported {hfDir} into {onnxDir} in {sw0.Elapsed.TotalSeconds:F1}s");
+}
 var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..8]);
 try
 {
-    var modelPath = source?.ModelPath ?? "";
-    if (dtype != "float32")
-    {
-        var et = dtype switch { "float16" => ElementType.Float16, "bfloat16" => ElementType.BFloat16, _ => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{dtype}'") };
-        HfImporter.Import(hfDir, Path.Combine(work, "base-" + dtype), et);
-        modelPath = Path.Combine(work, "base-" + dtype, "model.onnx");
-    }
+    var modelPath = Path.Combine(onnxDir, "model.onnx");
     var options = mode switch
     {
-        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device },
-        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device },
+        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, WeightViews = weightViews },
+        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, WeightViews = weightViews },
         _ => throw new ArgumentException($"--mode lora|full, got '{mode}'"),
     };
+    // the base model's weights as stored (the GenAI layout keeps a tied embedding's lm_head as its own tensor)
+    double weightMb = ModelReader.Load(modelPath).Graph.Initializers.Values.Sum(i => i.ElementCountValue * i.Type.SizeInBytes()) / 1048576.0;
     var sw = Stopwatch.StartNew();
-    var artifacts = TrainingArtifacts.Generate(modelPath, Path.Combine(work, "artifacts"), options, new AdamWOptions());
+    var artifacts = TrainingArtifacts.Generate(modelPath, opts.Get("artifacts", Path.Combine(work, "artifacts")), options, new AdamWOptions());
     Console.Error.WriteLine($"{mode}: artifacts in {sw.Elapsed.TotalSeconds:F1}s, {artifacts.Parameters.Count} parameters, " +
         $"{artifacts.Parameters.Sum(p => p.ElementCount):N0} trainable values, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
     // The node count per op type of the training graph: a stable signal on a noisy machine.
@@ -84,10 +89,13 @@ try
         initial[p.Name] = p.Initial is { } init ? init.ToFloats() : LoraInit(p, rng);
     }
     sw.Restart();
+    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
     using var engine = new StepEngine(artifacts, initial, runtime);
+    double sessionCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
     initial.Clear();
     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true); // initial values (full: 232 MB) are copied in
-    Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
+    double sessionSeconds = sw.Elapsed.TotalSeconds;
+    Console.Error.WriteLine($"{mode}: sessions in {sessionSeconds:F1}s (cpu {sessionCpu:F1}s), RSS {Status("VmRSS:"):F0} MB (anon {Status("RssAnon:"):F0}, file {Status("RssFile:"):F0}), peak {Status("VmHWM:"):F0} MB");
 
     var vocab = LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
     var ids = new long[batch * time];
@@ -98,29 +106,46 @@ try
     var mask = Enumerable.Repeat(1L, ids.Length).ToArray();
     using var tensors = new BatchTensors(ids, mask, ids, batch, time);
 
+    string common = $"impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} batch={batch} seq={time} " +
+        $"weight_mb={weightMb:F0} session_s={sessionSeconds:F1} session_cpu_s={sessionCpu:F1}";
+    if (steps == 0)
+    {
+        Console.WriteLine($"RESULT {common} peak_rss_mb={Status("VmHWM:"):F0}");
+        return;
+    }
     var times = new List<double>();
+    var cpuTimes = new List<double>();
     for (int s = 0; s < warmup + steps; s++)
     {
         sw.Restart();
+        var stepCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         float loss = engine.ForwardBackward(tensors);
         engine.OptimizerStep(1e-4f);
         double secs = sw.Elapsed.TotalSeconds;
+        double cpuSecs = (Process.GetCurrentProcess().TotalProcessorTime - stepCpu0).TotalSeconds;
         if (s >= warmup)
         {
             times.Add(secs);
+            cpuTimes.Add(cpuSecs);
         }
-        Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s, RSS {Status("VmRSS:"):F0} MB");
+        Console.Error.WriteLine($"{mode}: step {s + 1}{(s < warmup ? " (warmup)" : "")} loss {loss:F4} {secs:F2}s (cpu {cpuSecs:F2}s), RSS {Status("VmRSS:"):F0} MB (anon {Status("RssAnon:"):F0}, file {Status("RssFile:"):F0})");
     }
-    // The median step: the machine is shared, and a median shrugs off steps slowed by neighbours.
-    times.Sort();
-    double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+    // The median step: the machine is shared, and a median shrugs off steps slowed by neighbours. The CPU seconds
+    // of the process per step (all threads) move far less with neighbours than wall time: a proxy on a busy machine.
+    double median = Median(times);
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}" +
+    Console.WriteLine($"RESULT {common} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} cpu_step_s={Median(cpuTimes):F3} peak_rss_mb={Status("VmHWM:"):F0}" +
         (gpu is null ? "" : $" gpu_peak_mb={(gpu.PeakBytes - gpuBaseline) / 1048576.0:F0}"));
 }
 finally
 {
     AtomicFolder.TryDelete(work);
+}
+
+static double Median(List<double> values)
+{
+    var v = values.Order().ToList();
+    return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
 }
 
 // PEFT's init: A Kaiming-uniform (a=sqrt(5)) → U(-1/sqrt(in), 1/sqrt(in)), B zero.

@@ -20,20 +20,26 @@ DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I
 
 
 def load_safetensors(path):
-    """Parses the header with json and views each tensor with torch.frombuffer (no safetensors package needed)."""
+    """Parses the header with json and reads each tensor straight into its own buffer (no safetensors package
+    needed): the weights are held once, as a model loaded for training holds them. (Reading the whole file into
+    one bytearray and cloning each tensor out of it, as this peer once did, peaked at 2-3x the weights.)"""
+    out = {}
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
-        data = bytearray(f.read())
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        dtype = DTYPES[info["dtype"]]
-        t = torch.frombuffer(data, dtype=dtype, count=(b - a) // torch.tensor([], dtype=dtype).element_size(), offset=a) if b > a \
-            else torch.empty(0, dtype=dtype)
-        out[name] = t.reshape(info["shape"]).clone()
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            a, b = info["data_offsets"]
+            dtype = DTYPES[info["dtype"]]
+            if b == a:
+                out[name] = torch.empty(info["shape"], dtype=dtype)
+                continue
+            buf = bytearray(b - a)
+            f.seek(8 + n + a)
+            if f.readinto(buf) != b - a:
+                raise SystemExit(f"{path}: tensor {name} ends past the end of the file")
+            out[name] = torch.frombuffer(buf, dtype=dtype).reshape(info["shape"])
     return out
 
 
@@ -169,7 +175,9 @@ def main():
     self_check(a.fixtures)
 
     cfg = Config(json.load(open(os.path.join(a.model, "config.json"))))
+    t_load = time.perf_counter()
     weights = load_safetensors(os.path.join(a.model, "model.safetensors"))
+    weight_mb = sum(t.numel() * t.element_size() for t in weights.values()) / 1048576.0
     if a.mode == "lora":
         model = Llama(cfg, weights, rank=16, alpha=32.0)
         params = [p for ab in model.lora.values() for p in ab]
@@ -179,6 +187,9 @@ def main():
         for p in params:
             p.requires_grad_()
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
+    # what the weights cost to get ready (the counterpart of bench-train's session creation)
+    load_s = time.perf_counter() - t_load
+    print(f"torch {a.mode}: weights {weight_mb:.0f} MB loaded in {load_s:.1f}s, peak RSS {peak_rss_mb():.0f} MB", file=sys.stderr)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, cfg.vocab, (a.batch, a.seq), generator=g)
     mask = torch.ones_like(ids)
@@ -197,7 +208,8 @@ def main():
     n = len(times)
     median = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
     tok_s = a.batch * a.seq / median
-    print(f"RESULT impl=pytorch mode={a.mode} tok_s={tok_s:.1f} step_s={median:.3f} mean_step_s={sum(times) / n:.3f} peak_rss_mb={peak_rss_mb():.0f}")
+    print(f"RESULT impl=pytorch mode={a.mode} batch={a.batch} seq={a.seq} tok_s={tok_s:.1f} step_s={median:.3f} mean_step_s={sum(times) / n:.3f} "
+          f"peak_rss_mb={peak_rss_mb():.0f} weight_mb={weight_mb:.0f} session_s={load_s:.1f}")
 
 
 if __name__ == "__main__":

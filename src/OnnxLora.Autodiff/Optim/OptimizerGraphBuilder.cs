@@ -63,7 +63,13 @@ public static class OptimizerGraphBuilder
         for (int i = 0; i < parameters.Count; i++)
         {
             b.Scope = "/optim/" + parameters[i].Name + "/";
-            AddParameterUpdate(b, parameters[i].Name, grads[i], scalars, options);
+            var p = parameters[i].Name;
+            var (pNew, mNew, vNew) = AddParameterUpdate(b, p, grads[i], scalars, options, outputs: null);
+            // grad_finite ? new : old
+            var (m, v) = (OptimizerNames.ExpAvg(p), OptimizerNames.ExpAvgSq(p));
+            b.NodeWithOutputs("Where", [OptimizerNames.GradFinite, pNew, p], [OptimizerNames.Updated(p)]);
+            b.NodeWithOutputs("Where", [OptimizerNames.GradFinite, mNew, m], [OptimizerNames.Updated(m)]);
+            b.NodeWithOutputs("Where", [OptimizerNames.GradFinite, vNew, v], [OptimizerNames.Updated(v)]);
         }
 
         foreach (var p in parameters)
@@ -108,12 +114,12 @@ public static class OptimizerGraphBuilder
     }
 
     /// <summary>The per-step scalars, computed once and shared by every parameter's update.</summary>
-    private sealed record StepScalarValues(string Decay, string StepSize, string BiasCorrection2Sqrt);
+    internal sealed record StepScalarValues(string Decay, string StepSize, string BiasCorrection2Sqrt);
 
     // torch computes these from Python floats (double) and casts to float32 where they meet a
     // tensor; we do the same in double. Options are read as the decimal they print as
     // (0.999f → 0.999), so betas=(0.9, 0.999) give torch's bias corrections, not float's.
-    private static StepScalarValues StepScalars(GraphBuilder b, AdamWOptions o)
+    internal static StepScalarValues StepScalars(GraphBuilder b, AdamWOptions o)
     {
         var lr = b.Cast(OptimizerNames.LearningRate, ElementType.Double);
         var t = b.Cast(OptimizerNames.Step, ElementType.Double);
@@ -129,12 +135,19 @@ public static class OptimizerGraphBuilder
         return new StepScalarValues(decay, stepSize, bc2Sqrt);
     }
 
-    /// <summary>torch's _single_tensor_adamw body for one parameter, guarded by grad_finite.</summary>
-    private static void AddParameterUpdate(GraphBuilder b, string name, string g, StepScalarValues s, AdamWOptions o)
+    /// <summary>
+    /// torch's _single_tensor_adamw body for one parameter: the new parameter and moments. With
+    /// <paramref name="outputs"/> the last node of each chain writes straight into those names; without, they
+    /// are fresh values (Build guards them with grad_finite).
+    /// </summary>
+    internal static (string P, string M, string V) AddParameterUpdate(GraphBuilder b, string name, string g, StepScalarValues s,
+        AdamWOptions o, (string P, string M, string V)? outputs)
     {
         var p = name;                                  // (P)
         var m = OptimizerNames.ExpAvg(name);           // (P)
         var v = OptimizerNames.ExpAvgSq(name);         // (P)
+        string Last(string op, string x, string y, string? output) =>
+            output is null ? b.Op(op, x, y) : b.NodeWithOutputs(op, [x, y], [output]).Outputs[0];
 
         // param.mul_(1 - lr * weight_decay)
         var decayed = o.WeightDecay == 0f ? p : b.Mul(p, s.Decay);
@@ -142,25 +155,21 @@ public static class OptimizerGraphBuilder
         // exp_avg.lerp_(grad, 1 - beta1): weight < 0.5 ? m + w·(g - m) : g - (g - m)·(1 - w)
         float w = (float)(1.0 - Widen(o.Beta1));
         var mNew = w < 0.5f
-            ? b.Add(m, b.Mul(b.Scalar(w), b.Sub(g, m)))
-            : b.Sub(g, b.Mul(b.Sub(g, m), b.Scalar(1f - w)));
+            ? Last("Add", m, b.Mul(b.Scalar(w), b.Sub(g, m)), outputs?.M)
+            : Last("Sub", g, b.Mul(b.Sub(g, m), b.Scalar(1f - w)), outputs?.M);
 
         // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        var vNew = b.Add(b.Mul(v, b.Scalar(o.Beta2)), b.Mul(b.Mul(b.Scalar((float)(1.0 - Widen(o.Beta2))), g), g));
+        var vNew = Last("Add", b.Mul(v, b.Scalar(o.Beta2)), b.Mul(b.Mul(b.Scalar((float)(1.0 - Widen(o.Beta2))), g), g), outputs?.V);
 
         // denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
         var denom = b.Add(b.Div(b.Sqrt(vNew), s.BiasCorrection2Sqrt), b.Scalar(o.Epsilon));
 
         // param.addcdiv_(exp_avg, denom, value=-step_size)  ≡  p - (step_size·m) / denom
-        var pNew = b.Sub(decayed, b.Div(b.Mul(s.StepSize, mNew), denom));
-
-        // grad_finite ? new : old
-        b.NodeWithOutputs("Where", [OptimizerNames.GradFinite, pNew, p], [OptimizerNames.Updated(p)]);
-        b.NodeWithOutputs("Where", [OptimizerNames.GradFinite, mNew, m], [OptimizerNames.Updated(m)]);
-        b.NodeWithOutputs("Where", [OptimizerNames.GradFinite, vNew, v], [OptimizerNames.Updated(v)]);
+        var pNew = Last("Sub", decayed, b.Div(b.Mul(s.StepSize, mNew), denom), outputs?.P);
+        return (pNew, mNew, vNew);
     }
 
-    private static string Sum(GraphBuilder b, string[] values)
+    internal static string Sum(GraphBuilder b, string[] values)
     {
         var total = values[0];
         for (int i = 1; i < values.Length; i++)

@@ -19,6 +19,9 @@ public static class OptimizerNames
     /// <summary>bool scalar [] output: every scaled gradient element is finite (false = step skipped).</summary>
     public const string GradFinite = "grad_finite";
 
+    /// <summary>float32 scalar []: min(max_norm / (grad_norm + 1e-6), 1), the chunked norm graph's output and update graph's input.</summary>
+    public const string ClipCoef = "clip_coef";
+
     public const string NewSuffix = ".new";
 
     /// <summary>The one parameter of the flat optimizer graphs: every trainable value laid end to end.</summary>

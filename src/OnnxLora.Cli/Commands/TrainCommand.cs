@@ -36,6 +36,7 @@ internal static class TrainCommand
             ("--recompute-attention", "memory.recompute_attention", "Recompute attention probabilities in backward (true|false, default true)"),
             ("--loss-chunks", "memory.loss_chunks", "Chunks of the loss along T (default: 8 on cuda for vocab ≥ 16384, else 1)"),
             ("--recompute-logits", "memory.recompute_logits", "Recompute loss-chunk logits in backward (true|false, default false)"),
+            ("--weight-views", "memory.weight_views", "Hold frozen weights once (true|false; default: true for fp32 and on cuda, false for 16-bit on cpu; false: ORT's folded copies, ~2x weight memory)"),
         };
         var cmd = new Command("train", "Fine-tune a model with LoRA (or fully) on a JSONL dataset") { config, model, data, output, resume, set };
         var flagOptions = flags.Select(f => (f.Key, Option: new Option<string?>(f.Flag) { Description = f.Help })).ToList();

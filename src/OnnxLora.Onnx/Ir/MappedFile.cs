@@ -63,6 +63,20 @@ public sealed unsafe class MappedFile : IDisposable
         return new ReadOnlySpan<byte>(_pointer + offset, (int)length);
     }
 
+    /// <summary>
+    /// The address of bytes [offset, offset + length) in the map, for native readers (ORT shared initializers).
+    /// Valid while the map is cached: until <see cref="Evict"/> of its path or the end of the process.
+    /// </summary>
+    public nint Address(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Length)
+        {
+            throw new InvalidDataException(
+                $"{Path}: range [{offset}, {offset + length}) lies outside the file of {Length} bytes");
+        }
+        return (nint)(_pointer + offset);
+    }
+
     public void Dispose()
     {
         if (_view is not null)

@@ -1,5 +1,6 @@
 // Creates every ORT session of the product from one RuntimeOptions: full graph optimisation, sequential
-// execution, the options' threads, arena, memory pattern, config entries and profiling, on CPU or CUDA.
+// execution, the options' threads, arena, memory pattern, config entries and profiling, on CPU or CUDA;
+// optionally over SharedWeights (frozen weights mapped once, prepacking off).
 // CUDA needs the GPU build of ORT; asking for it without one is a clear error, not a silent fallback to CPU.
 // It reads no environment variable and keeps no state; the caller owns (and releases) each session.
 using Microsoft.ML.OnnxRuntime;
@@ -11,10 +12,30 @@ public static class SessionFactory
     /// <summary>Receives the path of each profile written by <see cref="Release"/>; stderr by default.</summary>
     public static Action<string>? ProfileWritten { get; set; } = path => Console.Error.WriteLine($"profile: {path}");
 
-    /// <summary>A session of the model file at <paramref name="modelPath"/> (external data beside it).</summary>
-    public static InferenceSession Create(string modelPath, RuntimeOptions runtime)
+    /// <summary>ORT's session config key that turns prepacking of constant weights off.</summary>
+    public const string DisablePrepackingKey = "session.disable_prepacking";
+
+    /// <summary>
+    /// A session of the model file at <paramref name="modelPath"/> (external data beside it). With
+    /// <paramref name="weights"/> its external-data initializers come from those shared, memory-mapped weights and
+    /// prepacking is off (unless the runtime's session config sets <see cref="DisablePrepackingKey"/> itself):
+    /// a prepacked copy of a shared weight would be a second copy of it.
+    /// </summary>
+    public static InferenceSession Create(string modelPath, RuntimeOptions runtime, SharedWeights? weights = null)
     {
         using var options = CreateOptions(runtime, Path.GetFileNameWithoutExtension(modelPath));
+        if (weights is not null)
+        {
+            if (runtime.Device != Device.Cpu)
+            {
+                throw new ArgumentException($"{modelPath}: shared weights are host memory, for CPU sessions only");
+            }
+            weights.AddTo(options, modelPath);
+            if (!runtime.SessionConfig.ContainsKey(DisablePrepackingKey))
+            {
+                options.AddSessionConfigEntry(DisablePrepackingKey, "1");
+            }
+        }
         return new InferenceSession(modelPath, options);
     }
 

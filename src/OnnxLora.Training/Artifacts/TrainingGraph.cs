@@ -73,7 +73,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
                 LowPrecision = computeType != ElementType.Float,
                 LossScaleInput = o.LossScaling ? TrainingGraphOptions.LossScaleInput : null,
                 Recompute = o.Recompute ? Recomputation.IsMarked : null,
-                WeightTransposeViews = o.Device == Device.Cuda,
+                WeightTransposeViews = o.WeightViewsFor(computeType),
             });
         }
         CausalLmLoss.LowerForRuntime(g);

@@ -37,12 +37,23 @@ public sealed record TrainingGraphOptions
     /// <summary>Recompute each loss chunk's logits in the backward pass instead of keeping them (one more LM-head MatMul per step).</summary>
     public bool RecomputeLogits { get; init; }
 
-    /// <summary>
-    /// Device the graphs are built for. On Cuda a frozen weight's gradient MatMul reads the weight through a
-    /// view (no transposed copy of the weights in device memory; see GradientOptions), and the loss is chunked
-    /// by default for large vocabularies.
-    /// </summary>
+    /// <summary>Device the graphs are built for. On Cuda the loss is chunked by default for large vocabularies.</summary>
     public Device Device { get; init; } = Device.Cpu;
+
+    /// <summary>
+    /// A frozen weight's input-gradient MatMul reads the weight through a view, so ORT fuses the transpose
+    /// (FusedMatMul transB) instead of constant-folding a transposed copy of every weight: one copy of the weights.
+    /// On CPU the sessions then also share one memory map of the weights (SharedWeights, no prepacking). False
+    /// keeps ORT's folded, prepacked layout: about twice the weights in memory (Llama-3.2-1B LoRA 1×256 fp32:
+    /// 10.8 vs 6.1 GB peak RSS; docs/memory.md). Null (default): on for CUDA and for fp32 graphs on CPU; off for
+    /// 16-bit graphs on CPU, where ORT has no fused fp16 kernel and the view form moved the fp16 test trajectory
+    /// past its tolerance (1.2e-3 vs 1e-3).
+    /// </summary>
+    public bool? WeightViews { get; init; }
+
+    /// <summary>Whether a graph computing in <paramref name="computeType"/> reads frozen weights through views (see <see cref="WeightViews"/>).</summary>
+    public bool WeightViewsFor(OnnxLora.Onnx.Ir.ElementType computeType) =>
+        WeightViews ?? (Device == Device.Cuda || computeType == OnnxLora.Onnx.Ir.ElementType.Float);
 
     public const string LossScaleInput = "loss_scale";
 }

@@ -1,5 +1,5 @@
 // The training graph's memory savers (config group "memory"): what the backward pass recomputes
-// instead of storing, and how the loss is chunked. None of them changes the computed values beyond
+// instead of storing, how the loss is chunked, and whether frozen weights are held once. None of them changes the computed values beyond
 // summation order; see TrainingGraphOptions for what each does.
 namespace OnnxLora.Training.Config;
 
@@ -13,4 +13,7 @@ public sealed record MemoryConfig
 
     /// <summary>Recompute each loss chunk's logits in backward (less memory, one more LM-head MatMul per step).</summary>
     public bool RecomputeLogits { get; init; }
+
+    /// <summary>Frozen weights held once (views, shared map); false: ORT's folded, prepacked copies (~2× weights); null: by device and dtype (TrainingGraphOptions).</summary>
+    public bool? WeightViews { get; init; }
 }

@@ -65,6 +65,7 @@ public static class TrainConfigLoader
         ["memory.recompute_attention"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeAttention = Bool(v, k) } },
         ["memory.loss_chunks"] = (c, v, k) => c with { Memory = c.Memory with { LossChunks = v.IsNull ? null : Int(v, k) } },
         ["memory.recompute_logits"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeLogits = Bool(v, k) } },
+        ["memory.weight_views"] = (c, v, k) => c with { Memory = c.Memory with { WeightViews = v.IsNull ? null : Bool(v, k) } },
         ["runtime.device"] = (c, v, k) => c with { Runtime = c.Runtime with { Device = Enum<Device>(v, k) } },
         ["runtime.tf32"] = (c, v, k) => c with { Runtime = c.Runtime with { Tf32 = Bool(v, k) } },
         ["runtime.cpu_arena"] = (c, v, k) => c with { Runtime = c.Runtime with { CpuArena = Bool(v, k) } },

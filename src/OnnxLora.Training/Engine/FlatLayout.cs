@@ -1,8 +1,9 @@
 // How the step engine lays trainable parameters end to end: consecutive parameters share one flat
-// float32 segment and the training graph sees each through a view, so the optimizer graph runs a handful
-// of kernels per segment instead of ~20 per parameter. A parameter too big for a segment (most full-fine-tune
-// weights) is a segment of its own, in its own shape. The segment size is recorded in the artifacts; their
-// optimizer and accumulator graphs and the StepEngine all derive the layout from it.
+// float32 segment and the training graph sees each through a view, so the optimizer runs a handful of kernels
+// per segment instead of ~20 per parameter. A parameter too big for a segment (most full-fine-tune weights) is
+// a segment of its own, in its own shape. The optimizer updates the segments in place, chunk by chunk: chunks
+// split segments into pieces of at most a chunk size, so its temporaries stay a few chunks whatever the model.
+// Both sizes are recorded in the artifacts; their optimizer graphs and the StepEngine derive the layout from them.
 using OnnxLora.Autodiff.Optim;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Training.Artifacts;
@@ -22,7 +23,7 @@ public sealed record FlatSegment(string Name, long[] Shape, IReadOnlyList<(int I
 
 public static class FlatLayout
 {
-    /// <summary>A flat buffer's limit (DeviceMemory.AllocateFlat: 1 GiB of floats).</summary>
+    /// <summary>The largest shared segment one may ask for (a whole parameter may be bigger: it is a segment of its own).</summary>
     public const long MaxFlatElements = 1L << 28;
 
     /// <summary>
@@ -71,6 +72,33 @@ public static class FlatLayout
         return segments;
     }
 
+    /// <summary>
+    /// Largest optimizer chunk for graphs built for <paramref name="device"/>. The chunked AdamW holds about 3.4
+    /// chunks of temporaries plus a 3-chunk scratch and runs once per chunk. CPU: 2^20 floats (4 MiB; the 58 M
+    /// full fine-tune is 56 runs per step); CUDA: 2^24 floats (64 MiB), as its segments, so LoRA of Llama-3.2-1B
+    /// stays one run.
+    /// </summary>
+    public static long ChunkElementsFor(Device device) => device == Device.Cuda ? 1L << 24 : 1L << 20;
+
+    /// <summary>Every segment cut into chunks of at most <paramref name="chunkElements"/>, in segment order.</summary>
+    public static IReadOnlyList<FlatChunk> Chunks(IReadOnlyList<FlatSegment> segments, long chunkElements)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkElements, 1);
+        var chunks = new List<FlatChunk>();
+        for (int k = 0; k < segments.Count; k++)
+        {
+            long n = segments[k].ElementCount;
+            for (long offset = 0; offset < n; offset += chunkElements)
+            {
+                chunks.Add(new FlatChunk($"{ChunkedOptimizerGraphs.Chunk}{chunks.Count}", k, offset, Math.Min(chunkElements, n - offset)));
+            }
+        }
+        return chunks;
+    }
+
     public static IReadOnlyList<ParameterSpec> Specs(IReadOnlyList<FlatSegment> segments) =>
         segments.Select(s => new ParameterSpec(s.Name, s.Shape)).ToList();
+
+    public static IReadOnlyList<ParameterSpec> Specs(IReadOnlyList<FlatChunk> chunks) =>
+        chunks.Select(c => new ParameterSpec(c.Name, [c.Length])).ToList();
 }

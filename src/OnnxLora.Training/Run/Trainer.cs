@@ -12,6 +12,7 @@ using OnnxLora.Models.Tokenization;
 using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.IO;
+using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Fold;
 using OnnxLora.Rewrite.Lora;
 using OnnxLora.Training.Artifacts;
@@ -79,6 +80,7 @@ public sealed class Trainer
                 LossChunks = c.Memory.LossChunks,
                 RecomputeLogits = c.Memory.RecomputeLogits,
                 Device = c.Runtime.Device,
+                WeightViews = c.Memory.WeightViews,
             }, c.ToAdamWOptions());
         var initial = InitialValues(artifacts, lora);
         long padId = tokenizer.PadId ?? tokenizer.EosId ?? 0;
@@ -89,7 +91,9 @@ public sealed class Trainer
         int total = c.MaxSteps ?? stepsPerEpoch * c.Epochs;
         var schedule = c.ToSchedule(total);
 
-        using var engine = new StepEngine(artifacts, initial, c.Runtime);
+        // one memory map of the frozen weights for the training and the eval session (CPU, weight views)
+        using var weights = StepEngine.UsesSharedWeights(artifacts, c.Runtime) ? new SharedWeights() : null;
+        using var engine = new StepEngine(artifacts, initial, c.Runtime, weights: weights);
         int step = 0;
         var resumeFrom = Checkpoint.List(_runDir).LastOrDefault();
         if (resumeFrom is not null)
@@ -103,7 +107,7 @@ public sealed class Trainer
         // Lines a crashed run wrote past the point this run continues from (its checkpoint, or the start when
         // it died before the first one) are written again below, identically; drop them so each step has one row.
         TruncateMetrics(resumeFrom is null ? -1 : step, total);
-        using var evaluator = val.Count > 0 ? new Evaluator(artifacts, val, padId, c.BatchSize, c.Runtime) : null;
+        using var evaluator = val.Count > 0 ? new Evaluator(artifacts, val, padId, c.BatchSize, c.Runtime, weights) : null;
         double? evalBefore = step == 0 ? evaluator?.Loss(initial) : null;
         if (evalBefore is { } eb)
         {

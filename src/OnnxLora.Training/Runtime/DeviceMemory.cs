@@ -69,8 +69,11 @@ public sealed class DeviceMemory : IDisposable
     /// <summary>Host floats used per copy when zero-filling device memory (16 MiB).</summary>
     private const int ZeroChunkElements = 1 << 22;
 
+    /// <summary>The most floats one flat buffer holds: ORT's allocator takes a 32-bit byte count (just under 4 GiB).</summary>
+    public const long MaxFlatElements = uint.MaxValue / sizeof(float);
+
     /// <summary>
-    /// A float32 vector of <paramref name="elements"/> in this device's memory (zero-filled, at most 1 GiB), whose
+    /// A float32 vector of <paramref name="elements"/> in this device's memory (zero-filled, under 4 GiB), whose
     /// address is known, so <see cref="FlatBuffer.View"/> can lay tensors over parts of it without copies.
     /// Zero-filling needs no host copy of the buffer: on CPU it clears the memory in place, on CUDA it uploads
     /// one 16 MiB block of zeros at a time.
@@ -78,9 +81,9 @@ public sealed class DeviceMemory : IDisposable
     public FlatBuffer AllocateFlat(long elements)
     {
         long bytes = elements * sizeof(float);
-        if (elements <= 0 || bytes > 1L << 30)
+        if (elements <= 0 || elements > MaxFlatElements)
         {
-            throw new ArgumentOutOfRangeException(nameof(elements), $"a flat buffer holds 1 to 2^28 floats, not {elements}");
+            throw new ArgumentOutOfRangeException(nameof(elements), $"a flat buffer holds 1 to {MaxFlatElements} floats, not {elements}");
         }
         var memory = Allocator.Allocate((uint)bytes);
         var flat = new FlatBuffer(this, memory, elements);
