@@ -93,7 +93,13 @@ public sealed class AttentionLowering
         // An Add of a shared bias instead of a Where per layer: ORT's broadcasting Where over (B,H,T,T)
         // was ~20× slower than the Add, and the Add's gradient is the identity (no Where in backward).
         // A masked score s + min rounds to min for any |s| far below ulp(min) ≈ 2e31, as a Where would give.
-        var bias = b.Unsqueeze(b.Where(visible, b.Scalar(0f), b.Scalar(MaskedScore)), 1); // (B,1,T,T)
+        var additive = b.Where(visible, b.Scalar(0f), b.Scalar(MaskedScore)); // (B,T,T)
+        // declared so that shape inference (and SavedActivations) size it: the recomputed scores read it in backward
+        if (g.Inputs.First(i => i.Name == attentionMask) is { Type.TensorType.Shape: not null } declared && Graph.TypeOf(declared).Shape is [var batch, var time])
+        {
+            g.Extra.ValueInfo.Add(Graph.MakeValueInfo(additive, ElementType.Float, batch, time, time));
+        }
+        var bias = b.Unsqueeze(additive, 1); // (B,1,T,T)
         var seen = b.ReduceSum(b.Cast(visible, ElementType.Float), [-1], keepDims: true); // (B,T,1) visible keys per query
         var keep = b.Cast(b.Op("Greater", seen, b.Scalar(0f)), computeType); // (B,T,1)
         return (bias, keep);
@@ -188,7 +194,7 @@ public sealed class AttentionLowering
         string ctx, keep;
         if (blocked is { } masks)
         {
-            ctx = BlockedAttention.Attend(b, r, masks, q, k, v, Repeat, computeType); // (B,H,T,d)
+            ctx = BlockedAttention.Attend(b, r, masks, q, k, v, h, kvh, d, Repeat, computeType); // (B,H,T,d)
             keep = masks.Keep;
         }
         else
