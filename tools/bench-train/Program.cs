@@ -36,6 +36,7 @@ var deviceName = RuntimeNames.Of(device);
 var recompute = bool.Parse(opts.Get("recompute", "true")); // attention probabilities recomputed in backward
 int? lossChunks = opts.Get("loss-chunks", "") is { Length: > 0 } lc ? int.Parse(lc) : null; // default: by vocabulary
 var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
+int attentionBlocks = int.Parse(opts.Get("attention-blocks", "1")); // 1: full (B,H,T,T) attention; N: N query blocks
 var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
 
 if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
@@ -64,8 +65,8 @@ try
     }
     var options = mode switch
     {
-        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device },
-        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device },
+        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, AttentionBlocks = attentionBlocks },
+        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, AttentionBlocks = attentionBlocks },
         _ => throw new ArgumentException($"--mode lora|full, got '{mode}'"),
     };
     var sw = Stopwatch.StartNew();
@@ -115,7 +116,7 @@ try
     times.Sort();
     double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}" +
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0} attention_blocks={attentionBlocks}" +
         (gpu is null ? "" : $" gpu_peak_mb={(gpu.PeakBytes - gpuBaseline) / 1048576.0:F0}"));
 }
 finally
