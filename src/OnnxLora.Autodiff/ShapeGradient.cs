@@ -52,7 +52,8 @@ internal static class ShapeGradient
     }
 
     // Y = Pad(X, pads = [begin_0.., end_0..], value, axes) in constant mode with pads ≥ 0;
-    // dX = Slice(GY, begin, Shape(GY) − end) on the padded axes. Reads no forward value but the pads.
+    // dX = Slice(GY, begin, −end) on the padded axes (end 0: to the last element). Reads no forward value but the
+    // pads, and no shape at all (ORT's transpose optimizer rewrote a Shape(GY) here into an out-of-range Gather).
     public static string OfPad(GradientContext g)
     {
         if ((g.String("mode") ?? "constant") != "constant")
@@ -74,8 +75,8 @@ internal static class ShapeGradient
         var begin = b.Op("Slice", pads, b.Ints(0), b.Ints(n), b.Ints(0));
         var end = b.Op("Slice", pads, b.Ints(n), b.Ints(2 * n), b.Ints(0));
         var axes = hasAxes ? b.Cast(g.I(3), ElementType.Int64) : b.Ints([.. Enumerable.Range(0, (int)n).Select(i => (long)i)]);
-        var dims = b.Gather(b.Shape(g.GY), axes);
-        return b.Op("Slice", g.GY, begin, b.Sub(dims, end), axes);
+        var ends = b.Where(b.Op("Greater", end, b.ScalarI64(0)), b.Neg(end), b.ScalarI64(long.MaxValue));
+        return b.Op("Slice", g.GY, begin, ends, axes);
     }
 
     // Y (q...,rest) = Gather(X (V,rest), idx (q...), axis=0);  dX = ScatterND-add(zeros (V,rest), idx[..., None], GY)

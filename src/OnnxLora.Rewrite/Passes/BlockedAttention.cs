@@ -113,19 +113,31 @@ public static class BlockedAttention
         Func<GraphBuilder, string, string> repeatKv, ElementType computeType)
     {
         string? sum = null;
+        string? kT = null; // (B,K,d,T), once per layer when there is no repeat_kv
         for (int i = 0; i < masks.Biases.Count; i++)
         {
             var zero = b.Ints(0);
             var axis = b.Ints(2);
             var qi = r.Op("Slice", q, masks.Starts[i], masks.Ends[i], axis); // (B,H,tq,d)
             Declare(b.Graph, qi, computeType, masks.Batch, h, RowsSymbol(i), d);
-            var kSlice = r.Op("Slice", k, zero, masks.KeyEnds[i], axis); // (B,K,tk,d)
-            var vSlice = r.Op("Slice", v, zero, masks.KeyEnds[i], axis);
-            Declare(b.Graph, kSlice, computeType, masks.Batch, kvh, KeysSymbol(i), d);
+            var vSlice = r.Op("Slice", v, zero, masks.KeyEnds[i], axis); // (B,K,tk,d)
             Declare(b.Graph, vSlice, computeType, masks.Batch, kvh, KeysSymbol(i), d);
-            var ki = repeatKv(r, kSlice); // (B,H,tk,d)
-            var vi = repeatKv(r, vSlice);
-            var scores = r.MatMul(qi, r.Transpose(ki, 0, 1, 3, 2)); // (B,H,tq,tk)
+            var vi = repeatKv(r, vSlice); // (B,H,tk,d)
+            string kiT;
+            if (h == kvh)
+            {
+                // kᵀ sliced along its last axis, not k sliced then transposed: ORT CPU failed at run time on the
+                // latter (a Gather it generates, out of range) when no repeat_kv stands between the two.
+                kiT = r.Op("Slice", kT ??= r.Transpose(k, 0, 1, 3, 2), zero, masks.KeyEnds[i], b.Ints(3)); // (B,H,d,tk)
+                Declare(b.Graph, kiT, computeType, masks.Batch, h, d, KeysSymbol(i));
+            }
+            else
+            {
+                var kSlice = r.Op("Slice", k, zero, masks.KeyEnds[i], axis); // (B,K,tk,d)
+                Declare(b.Graph, kSlice, computeType, masks.Batch, kvh, KeysSymbol(i), d);
+                kiT = r.Transpose(repeatKv(r, kSlice), 0, 1, 3, 2); // (B,H,d,tk)
+            }
+            var scores = r.MatMul(qi, kiT); // (B,H,tq,tk)
             if (computeType != ElementType.Float)
             {
                 scores = r.Cast(scores, ElementType.Float);
