@@ -1,5 +1,5 @@
 // Gradients of the data-movement ops that need runtime sizes: Concat (Split by input sizes),
-// Split (Concat, zeros for unused outputs), Slice (Pad back, unit steps only) and Gather
+// Split (Concat, zeros for unused outputs), Slice (Pad back, unit steps only), Pad (Slice, constant mode) and Gather
 // (scatter-add, axis 0 only). Indices, shapes and starts/ends never receive gradients.
 using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
@@ -49,6 +49,34 @@ internal static class ShapeGradient
         var length = b.Gather(b.Shape(g.O(0)), axes);
         var end = b.Sub(b.Sub(dim, begin), length);
         return b.Op("Pad", g.GY, b.Concat(0, begin, end), "", axes);
+    }
+
+    // Y = Pad(X, pads = [begin_0.., end_0..], value, axes) in constant mode with pads ≥ 0;
+    // dX = Slice(GY, begin, −end) on the padded axes (end 0: to the last element). Reads no forward value but the
+    // pads, and no shape at all (ORT's transpose optimizer rewrote a Shape(GY) here into an out-of-range Gather).
+    public static string OfPad(GradientContext g)
+    {
+        if ((g.String("mode") ?? "constant") != "constant")
+        {
+            throw new NotSupportedException($"{g.Node}: the Pad gradient supports constant mode only");
+        }
+        if (g.ConstantInts(g.I(1)) is { } constant && constant.Any(p => p < 0))
+        {
+            throw new NotSupportedException($"{g.Node}: the Pad gradient supports non-negative pads only (a negative pad crops)");
+        }
+        bool hasAxes = g.InputCount > 3 && g.Node.Input(3).Length > 0;
+        long? count = hasAxes ? g.ConstantInts(g.I(3))?.Length : g.Rank(g.Node.Input(0));
+        if (count is not { } n)
+        {
+            throw new NotSupportedException($"{g.Node}: the Pad gradient needs a known input rank or constant axes");
+        }
+        var b = g.B;
+        var pads = b.Cast(g.I(1), ElementType.Int64);
+        var begin = b.Op("Slice", pads, b.Ints(0), b.Ints(n), b.Ints(0));
+        var end = b.Op("Slice", pads, b.Ints(n), b.Ints(2 * n), b.Ints(0));
+        var axes = hasAxes ? b.Cast(g.I(3), ElementType.Int64) : b.Ints([.. Enumerable.Range(0, (int)n).Select(i => (long)i)]);
+        var ends = b.Where(b.Op("Greater", end, b.ScalarI64(0)), b.Neg(end), b.ScalarI64(long.MaxValue));
+        return b.Op("Slice", g.GY, begin, ends, axes);
     }
 
     // Y (q...,rest) = Gather(X (V,rest), idx (q...), axis=0);  dX = ScatterND-add(zeros (V,rest), idx[..., None], GY)

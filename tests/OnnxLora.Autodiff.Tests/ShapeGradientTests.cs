@@ -70,6 +70,27 @@ public sealed class ShapeGradientTests
         c.Check(c.B.Op("Slice", x, c.B.Ints(1, 1), c.B.Ints(3, 3)));
     }
 
+    /// <summary>Pad's gradient is the unpadded window of the incoming gradient: all axes, given axes, and pads computed at run time.</summary>
+    [Fact]
+    public void PadGradientSlicesTheUnpaddedWindow()
+    {
+        using var c = new GradientCheck();
+        var x = c.Input("x", [2, 3, 4], dynamic: true);
+        var padded = c.B.Op("Pad", x, c.B.Ints(0, 2, 1, 1, 0, 3));
+        var onAxes = c.B.Op("Pad", x, c.B.Ints(1, 2, 0, 1), c.B.Scalar(0f), c.B.Ints(0, 2));
+        var computed = c.B.Op("Pad", x, c.B.Concat(0, c.B.Ints(0, 1), c.B.Shape(x, 0, 1), c.B.Ints(0, 0, 2)));
+        c.Check(padded, onAxes, computed);
+    }
+
+    [Fact]
+    public void PadGradientRefusesReflectMode()
+    {
+        using var c = new GradientCheck();
+        var x = c.Input("x", [2, 3]);
+        var e = Assert.ThrowsAny<Exception>(() => c.Check(c.B.Op("Pad", [x, c.B.Ints(1, 1, 1, 1)], ("mode", "reflect"))));
+        Assert.Contains("constant mode only", e.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ExpandGradientIsReducedToTheInputShape()
     {

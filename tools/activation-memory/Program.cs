@@ -1,8 +1,9 @@
 // activation-memory: what our LoRA training graph keeps from forward for backward (SavedActivations)
 // for a preset shape, with each memory saver switched on in turn, plus the weights the device holds.
 // No weights are written or read: the graph is built from the config alone, so a Llama-3-8B report
-// takes seconds on a laptop. The saved set is a floor under the step's peak (transients come on top).
-// Usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16] [--device cuda] [--top N]
+// takes seconds on a laptop. The saved set is a floor under the step's peak (transients come on top); the
+// largest attention tensor (float32 scores of one layer, or of one query block) is printed beside it.
+// Usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16] [--device cuda] [--attention-blocks 8] [--top N]
 using System.Globalization;
 using OnnxLora.Autodiff;
 using OnnxLora.Models;
@@ -10,11 +11,12 @@ using OnnxLora.Models.Import;
 using OnnxLora.Onnx.Ir;
 using OnnxLora.Onnx.Runtime;
 using OnnxLora.Rewrite.Lora;
+using OnnxLora.Rewrite.Passes;
 using OnnxLora.Training.Artifacts;
 
 if (args.Contains("--help"))
 {
-    Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--top N]");
+    Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--attention-blocks N (default 8)] [--top N]");
     return 0;
 }
 Args opts;
@@ -22,6 +24,7 @@ LlamaConfig config;
 long batch, seq;
 ElementType dtype;
 Device device;
+int blocks;
 try
 {
     opts = Args.Parse(args);
@@ -36,6 +39,11 @@ try
         var x => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{x}'"),
     };
     device = RuntimeNames.Parse<Device>(opts.Get("device", "cuda"), "--device");
+    blocks = (int)Positive("attention-blocks", opts.Get("attention-blocks", "8"));
+    if (blocks < 2)
+    {
+        throw new ArgumentException($"--attention-blocks must be at least 2 (the blocked variant), got {blocks}");
+    }
 }
 catch (ArgumentException e)
 {
@@ -44,6 +52,10 @@ catch (ArgumentException e)
 }
 string Get(string k, string d) => opts.Get(k, d);
 var dims = new Dictionary<string, long> { ["batch_size"] = batch, ["sequence_length"] = seq, ["total_sequence_length"] = seq };
+foreach (var (symbol, size) in BlockedAttention.BlockDims(seq, blocks))
+{
+    dims[symbol] = size;
+}
 
 Model Graph() => GenAiLlamaGraph.Build(config, dtype, (name, shape) => new Initializer(name, dtype, shape,
     TensorData.FromGenerator(Initializer.ElementCount(shape) * dtype.SizeInBytes(),
@@ -54,6 +66,8 @@ var variants = new (string Label, TrainingGraphOptions Options)[]
     ("nothing recomputed, 1 loss chunk", new() { Recompute = false, LossChunks = 1 }),
     ("recompute attention", new() { Recompute = true, LossChunks = 1 }),
     ("+ 8 loss chunks, recompute logits", new() { Recompute = true, LossChunks = 8, RecomputeLogits = true }),
+    ($"recompute attention, {blocks} query blocks", new() { Recompute = true, LossChunks = 1, AttentionBlocks = blocks }),
+    ($"+ 8 loss chunks, recompute logits, {blocks} blocks", new() { Recompute = true, LossChunks = 8, RecomputeLogits = true, AttentionBlocks = blocks }),
 };
 Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()} LoRA r16 on 7 projections, graphs for {RuntimeNames.Of(device)}");
 double gib = 1L << 30;
@@ -73,8 +87,12 @@ foreach (var (label, o) in variants)
     long copies = g.Model.Graph.Nodes.Where(n => n.OpType == "Transpose" && g.Model.Graph.IsInitializer(n.Input(0)))
         .Select(n => n.Input(0)).Distinct().Sum(w => g.Model.Graph.Initializers[w].ElementCountValue * g.Model.Graph.Initializers[w].Type.SizeInBytes());
     var nodes = g.Model.Graph.Nodes;
-    Console.WriteLine($"  {label,-34} {nodes.Count,6:N0} nodes ({nodes.Count(n => n.OpType == "NonZero")} NonZero)  saved {saved.TotalBytes / gib,7:F2} GiB ({string.Join(", ", byKind)})" +
-        $"  weights {weights / gib:F2} GiB + folded transposes {copies / gib:F2} GiB" +
+    // float32 scores/probabilities of one layer (B,H,T,T), or of the largest query block (B,H,T−⌊(N−1)T/N⌋,T)
+    long rows = o.AttentionBlocks > 1 ? BlockedAttention.BlockDims(seq, o.AttentionBlocks)[BlockedAttention.RowsSymbol(o.AttentionBlocks - 1)] : seq;
+    double largest = (double)batch * config.NumAttentionHeads * rows * seq * 4;
+    Console.WriteLine($"  {label,-44} {nodes.Count,6:N0} nodes ({nodes.Count(n => n.OpType == "NonZero")} NonZero)  saved {saved.TotalBytes / gib,7:F2} GiB" +
+        $" = {saved.TotalBytes / gib / config.NumHiddenLayers,6:F3} GiB/layer  largest attention tensor {largest / gib:F3} GiB");
+    Console.WriteLine($"  {"",-44} {string.Join(", ", byKind)}; weights {weights / gib:F2} GiB + folded transposes {copies / gib:F2} GiB" +
         (saved.Unsized.Count > 0 ? $"  [{saved.Unsized.Count} unsized: {string.Join(", ", saved.Unsized.Take(3))}]" : ""));
     if (Get("top", "") is { Length: > 0 } top)
     {

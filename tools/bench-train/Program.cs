@@ -37,6 +37,7 @@ var recompute = bool.Parse(opts.Get("recompute", "true")); // attention probabil
 int? lossChunks = opts.Get("loss-chunks", "") is { Length: > 0 } lc ? int.Parse(lc) : null; // default: by vocabulary
 var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
 bool? weightViews = opts.Get("weight-views", "") is { Length: > 0 } wv ? bool.Parse(wv) : null; // false: ORT's folded, prepacked weight copies; default by dtype
+int attentionBlocks = int.Parse(opts.Get("attention-blocks", "1")); // 1: full (B,H,T,T) attention; N: N query blocks
 var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
 
 if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
@@ -67,8 +68,8 @@ try
     var modelPath = Path.Combine(onnxDir, "model.onnx");
     var options = mode switch
     {
-        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, WeightViews = weightViews },
-        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, WeightViews = weightViews },
+        "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, WeightViews = weightViews, AttentionBlocks = attentionBlocks },
+        "full" => new TrainingGraphOptions { Lora = null, FullFineTune = true, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, WeightViews = weightViews, AttentionBlocks = attentionBlocks },
         _ => throw new ArgumentException($"--mode lora|full, got '{mode}'"),
     };
     // the base model's weights as stored (the GenAI layout keeps a tied embedding's lm_head as its own tensor)
@@ -134,7 +135,7 @@ try
     // of the process per step (all threads) move far less with neighbours than wall time: a proxy on a busy machine.
     double median = Median(times);
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT {common} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} cpu_step_s={Median(cpuTimes):F3} peak_rss_mb={Status("VmHWM:"):F0}" +
+    Console.WriteLine($"RESULT {common} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} cpu_step_s={Median(cpuTimes):F3} peak_rss_mb={Status("VmHWM:"):F0} attention_blocks={attentionBlocks}" +
         (gpu is null ? "" : $" gpu_peak_mb={(gpu.PeakBytes - gpuBaseline) / 1048576.0:F0}"));
 }
 finally

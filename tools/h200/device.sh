@@ -8,6 +8,9 @@
 #   device.sh bench1b           ours vs PEFT: Llama-3.2-1B 8×1024 bf16 (ours also with recomputed logits)
 #   device.sh bench8b           ours vs PEFT: Llama-3-8B 4×2048 bf16 (writes a 16 GB random bf16 checkpoint first)
 #   device.sh profile           per-op profile of our 1B step (ORT profiler → profile_summary.py)
+#   device.sh blocked           ours with query-block attention (memory.attention_blocks 4 and 8): 1B 8×1024, 8B 4×2048
+#                               bf16 (PEFT's figures come from bench1b/bench8b); then the 1B profile with 8 blocks
+# DRY_RUN=1 device.sh STAGE prints the commands a bench/blocked stage would run instead of running them (checked here).
 # GPU memory for both sides: nvidia-smi memory.used sampled every 20 ms during the run, minus the idle
 # baseline (context + arena + tensors, the same for both); PEFT also prints torch's max_memory_allocated.
 # Writes logs and RESULT lines to $OUT.
@@ -17,11 +20,12 @@ export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 PYTHONUNBUFFERED=1
 app=/tmp/app/app
 out="${OUT:-/tmp/out}"; mkdir -p "$out"
 F="$app/tiny-llama"
-step="${1:?unpack|parity|probe|bench58m|bench1b|bench8b|profile}"
+step="${1:?unpack|parity|probe|bench58m|bench1b|bench8b|profile|blocked}"
 
 # gpumem LABEL "command": runs the command while sampling memory.used every 20 ms; prints the peak over the idle baseline
 gpumem() {
   local label="$1" cmd="$2" base peak poll rc
+  if [ "${DRY_RUN:-0}" = 1 ]; then echo "DRY $label: $cmd"; return 0; fi
   base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 20 > /tmp/gpumem.log 2>/dev/null &
   poll=$!
@@ -73,6 +77,19 @@ profile)
   ONNXLORA_PROFILE=/tmp/prof/p timeout 200 "$app/bench-train" --preset llama-3.2-1b --model /tmp/rand-llama-3.2-1b-bfloat16 --batch 8 --seq 1024 \
     --dtype bfloat16 --device cuda --steps 2 --warmup 1 2>&1 | grep -E "RESULT|profile:" | tee "$out/profile-1b.log"
   for f in /tmp/prof/p_training_model*.json; do python3 "$app/profile_summary.py" "$f" 30 | tee -a "$out/profile-1b.txt"; done
+  ;;
+blocked)
+  B="$app/bench-train"
+  for spec in "llama-3.2-1b 8 1024 bfloat16 4" "llama-3.2-1b 8 1024 bfloat16 8" "llama-3-8b 4 2048 bfloat16 8"; do
+    set -- $spec
+    gpumem "ours $1 $2x$3 $4 attention-blocks $5" "timeout 240 $B --preset $1 --model /tmp/rand-$1-$4 --batch $2 --seq $3 --dtype $4 --device cuda --steps 5 --warmup 2 --attention-blocks $5 2>&1 | tee -a $out/bench-blocked.log | grep RESULT"
+  done
+  if [ "${DRY_RUN:-0}" != 1 ]; then
+    rm -rf /tmp/prof && mkdir -p /tmp/prof
+    ONNXLORA_PROFILE=/tmp/prof/b timeout 200 "$B" --preset llama-3.2-1b --model /tmp/rand-llama-3.2-1b-bfloat16 --batch 8 --seq 1024 \
+      --dtype bfloat16 --device cuda --steps 2 --warmup 1 --attention-blocks 8 2>&1 | grep -E "RESULT|profile:" | tee "$out/profile-1b-blocked.log"
+    for f in /tmp/prof/b_training_model*.json; do python3 "$app/profile_summary.py" "$f" 30 | tee -a "$out/profile-1b-blocked.txt"; done
+  fi
   ;;
 *) echo "unknown step $step" >&2; exit 2 ;;
 esac

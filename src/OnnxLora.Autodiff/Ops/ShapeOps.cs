@@ -1,5 +1,5 @@
 // Op records of data movement: views (Identity, Reshape, Squeeze, Unsqueeze, Flatten), Transpose,
-// Expand, Concat, Split, Slice and Gather. Rules that need runtime sizes live in ShapeGradient; shape
+// Expand, Concat, Split, Slice, Pad and Gather. Rules that need runtime sizes live in ShapeGradient; shape
 // and starts/ends/indices inputs never receive gradients.
 using OnnxLora.Autodiff.Shapes;
 
@@ -36,6 +36,8 @@ internal static class ShapeOps
         new("Split") { Gradient = static g => [ShapeGradient.OfSplit(g), null], Shape = ShapeRules.Split, Type = TypeRules.FromInput0 },
         // Y = X[starts:ends] along axes;  dX = Pad(GY) with zeros back to Shape(X)
         new("Slice") { Gradient = static g => [ShapeGradient.OfSlice(g), null, null, null, null], Shape = ShapeRules.Slice, Type = TypeRules.FromInput0 },
+        // Y = Pad(X, pads, 0) (constant mode, pads ≥ 0);  dX = Slice(GY) of the unpadded window (GY's shape only)
+        new("Pad") { Gradient = static g => [g.Need(0, () => ShapeGradient.OfPad(g)), null, null, null], Type = TypeRules.FromInput0 },
         // Y = Gather(X, idx, axis=0);  dX = ScatterND-add of GY into zeros of Shape(X)
         new("Gather")
         {

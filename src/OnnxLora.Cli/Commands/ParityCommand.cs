@@ -36,8 +36,9 @@ internal static class ParityCommand
         var lossChunks = new Option<int?>("--loss-chunks") { Description = "Trajectory: chunks of the loss along T (default: 8 on cuda for vocabularies ≥ 16384, else 1)" };
         var recomputeLogits = new Option<bool>("--recompute-logits") { Description = "Trajectory: recompute each loss chunk's logits in backward" };
         var lossScale = new Option<float?>("--loss-scale") { Description = "Trajectory: dynamic loss scaling from this initial scale (fp16 bases, e.g. 1024)" };
+        var attentionBlocks = new Option<int>("--attention-blocks") { Description = "Query blocks of the lowered attention in every graph (1: full (B,H,T,T); N >= 2: blocks of T/N rows)", DefaultValueFactory = _ => 1 };
         var cmd = new Command("parity", "Prove that our ONNX graphs compute what transformers/PEFT compute")
-            { model, batch, output, adapter, trajectory, compare, refKey, lossChunks, recomputeLogits, lossScale };
+            { model, batch, output, adapter, trajectory, compare, refKey, lossChunks, recomputeLogits, lossScale, attentionBlocks };
         var runtime = RuntimeArgs.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -64,6 +65,9 @@ internal static class ParityCommand
                     ? throw new BadInputException($"--loss-chunks must be ≥ 1, got {k}")
                     : r.GetValue(lossChunks),
                 RecomputeLogits = r.GetValue(recomputeLogits),
+                AttentionBlocks = r.GetValue(attentionBlocks) is var ab and < 1
+                    ? throw new ArgumentException($"--attention-blocks must be ≥ 1, got {ab}")
+                    : r.GetValue(attentionBlocks),
                 LossScale = r.GetValue(lossScale) is { } ls and (<= 0 or float.NaN)
                     ? throw new BadInputException($"--loss-scale must be > 0, got {ls}")
                     : r.GetValue(lossScale),

@@ -34,6 +34,7 @@ internal static class TrainCommand
             ("--save-every", "save_every", "Checkpoint every N steps"), ("--keep-last", "keep_last", "Checkpoints to keep"), ("--device", "device", "cpu|cuda (runtime.device)"),
             ("--threads", "runtime.threads", "Intra-op threads per ORT session (0: ORT's choice)"), ("--tf32", "runtime.tf32", "Allow TF32 matmuls on CUDA (true|false, default false)"),
             ("--recompute-attention", "memory.recompute_attention", "Recompute attention probabilities in backward (true|false, default true)"),
+            ("--attention-blocks", "memory.attention_blocks", "Query blocks of lowered attention: 1 full (B,H,T,T), N >= 2 blocks of T/N rows (default 1)"),
             ("--loss-chunks", "memory.loss_chunks", "Chunks of the loss along T (default: 8 on cuda for vocab ≥ 16384, else 1)"),
             ("--recompute-logits", "memory.recompute_logits", "Recompute loss-chunk logits in backward (true|false, default false)"),
             ("--weight-views", "memory.weight_views", "Hold frozen weights once (true|false; default: true for fp32 and on cuda, false for 16-bit on cpu; false: ORT's folded copies, ~2x weight memory)"),

@@ -7,7 +7,9 @@
 // query row that sees no key (a left pad), so it outputs zeros as torch's SDPA does (transformers 5).
 // The builder's other attention forms (MultiHeadAttention for -e cpu -p fp16, Attention, PagedAttention)
 // are refused, naming the builder option to re-export with.
-// B=batch, T=time, H=heads, K=kv heads, d=head dim. It does not handle local windows or softcap.
+// With queryBlocks ≥ 2 the scores/probabilities are built per query block (BlockedAttention): the same values,
+// no (B,H,T,T) or (B,1,T,T) tensor. B=batch, T=time, H=heads, K=kv heads, d=head dim. It does not handle
+// local windows or softcap.
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Rewrite.Passes;
@@ -17,8 +19,13 @@ public sealed class AttentionLowering
     /// <summary>transformers fills masked scores with finfo(float32).min; so do we (finite, unlike -inf).</summary>
     public const float MaskedScore = float.MinValue;
 
-    public static PassResult Run(Model model, string attentionMask = "attention_mask", ElementType computeType = ElementType.Float)
+    /// <param name="queryBlocks">1: one (B,H,T,T) score tensor per layer; N ≥ 2: N query blocks (<see cref="BlockedAttention"/>).</param>
+    public static PassResult Run(Model model, string attentionMask = "attention_mask", ElementType computeType = ElementType.Float, int queryBlocks = 1)
     {
+        if (queryBlocks < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(queryBlocks), queryBlocks, "attention query blocks must be 1 (full) or more");
+        }
         var g = model.Graph;
         if (g.Nodes.FirstOrDefault(n => n.Domain == Model.MicrosoftDomain && s_refused.ContainsKey(n.OpType)) is { } refused)
         {
@@ -31,6 +38,7 @@ public sealed class AttentionLowering
         }
         var shared = new GraphBuilder(g, "/lowered/attention_mask/");
         (string Bias, string Keep)? mask = null;
+        BlockedAttention.Masks? blockMasks = null;
         // Head sizes are read before any node is lowered: a query that a RotaryEmbedding rotates names its width only until then.
         var headDims = targets.Where(n => n.OpType == "GroupQueryAttention").ToDictionary(n => n, n => HeadDim(g, n));
         foreach (var n in targets)
@@ -40,10 +48,16 @@ public sealed class AttentionLowering
             {
                 LowerRotary(b, n);
             }
+            else if (queryBlocks > 1)
+            {
+                RequireMaskInput(g, attentionMask);
+                blockMasks ??= BlockedAttention.BuildMasks(shared, attentionMask, queryBlocks, computeType);
+                LowerGqa(b, n, headDims[n], null, blockMasks, computeType);
+            }
             else
             {
                 mask ??= BuildMask(shared, attentionMask, g, computeType);
-                LowerGqa(b, n, headDims[n], mask.Value.Bias, mask.Value.Keep, computeType);
+                LowerGqa(b, n, headDims[n], mask.Value, null, computeType);
             }
             g.Nodes.Remove(n);
         }
@@ -69,10 +83,7 @@ public sealed class AttentionLowering
     /// </summary>
     private static (string Bias, string Keep) BuildMask(GraphBuilder b, string attentionMask, Graph g, ElementType computeType)
     {
-        if (!g.IsGraphInput(attentionMask))
-        {
-            throw new RewriteException($"graph input '{attentionMask}' not found; attention cannot be masked");
-        }
+        RequireMaskInput(g, attentionMask);
         var t = b.Gather(b.Shape(attentionMask), b.ScalarI64(1)); // scalar T
         var range = b.Op("Range", b.ScalarI64(0), t, b.ScalarI64(1)); // (T)
         var causal = b.Op("GreaterOrEqual", b.Unsqueeze(range, 1), b.Unsqueeze(range, 0)); // (T,T)
@@ -82,10 +93,24 @@ public sealed class AttentionLowering
         // An Add of a shared bias instead of a Where per layer: ORT's broadcasting Where over (B,H,T,T)
         // was ~20× slower than the Add, and the Add's gradient is the identity (no Where in backward).
         // A masked score s + min rounds to min for any |s| far below ulp(min) ≈ 2e31, as a Where would give.
-        var bias = b.Unsqueeze(b.Where(visible, b.Scalar(0f), b.Scalar(MaskedScore)), 1); // (B,1,T,T)
+        var additive = b.Where(visible, b.Scalar(0f), b.Scalar(MaskedScore)); // (B,T,T)
+        // declared so that shape inference (and SavedActivations) size it: the recomputed scores read it in backward
+        if (g.Inputs.First(i => i.Name == attentionMask) is { Type.TensorType.Shape: not null } declared && Graph.TypeOf(declared).Shape is [var batch, var time])
+        {
+            g.Extra.ValueInfo.Add(Graph.MakeValueInfo(additive, ElementType.Float, batch, time, time));
+        }
+        var bias = b.Unsqueeze(additive, 1); // (B,1,T,T)
         var seen = b.ReduceSum(b.Cast(visible, ElementType.Float), [-1], keepDims: true); // (B,T,1) visible keys per query
         var keep = b.Cast(b.Op("Greater", seen, b.Scalar(0f)), computeType); // (B,T,1)
         return (bias, keep);
+    }
+
+    private static void RequireMaskInput(Graph g, string attentionMask)
+    {
+        if (!g.IsGraphInput(attentionMask))
+        {
+            throw new RewriteException($"graph input '{attentionMask}' not found; attention cannot be masked");
+        }
     }
 
     /// <summary>d: from the fused rotary's cos_cache (d/2 columns), else from the query's width over its heads.</summary>
@@ -106,7 +131,8 @@ public sealed class AttentionLowering
             : throw new RewriteException($"{n}: query width {width} is not a multiple of {heads} heads");
     }
 
-    private static void LowerGqa(GraphBuilder b, Node n, long d, string mask, string keep, ElementType computeType)
+    /// <param name="full">The shared (B,1,T,T) bias and keep, or null with <paramref name="blocked"/>.</param>
+    private static void LowerGqa(GraphBuilder b, Node n, long d, (string Bias, string Keep)? full, BlockedAttention.Masks? blocked, ElementType computeType)
     {
         bool rotary = n.GetInt("do_rotary", 0) == 1;
         if (rotary && n.GetInt("rotary_interleaved", 0) != 0)
@@ -161,28 +187,37 @@ public sealed class AttentionLowering
         // The (B,H,T,T) chain and the repeated k/v are marked recomputable: training recomputes them from q,
         // k, v and the mask in the backward pass instead of keeping each layer's copies alive until then.
         var r = new GraphBuilder(b.Graph, b.Scope + Recomputation.Scope);
-        if (h != kvh)
-        {
-            k = RepeatKv(r, k, h, kvh, d);
-            v = RepeatKv(r, v, h, kvh, d);
-        }
         // The scale goes on q (B,H,T,d), not on the (B,H,T,T) scores: one pass over T² less forward and
         // backward. Exact when the scale is a power of two (head dims 16, 64, 256); else within an ulp.
         q = b.Mul(q, Scalar(b, scale, computeType));
-        var scores = r.MatMul(q, r.Transpose(k, 0, 1, 3, 2)); // (B,H,T,T)
-        if (computeType != ElementType.Float)
+        string Repeat(GraphBuilder rb, string x) => h == kvh ? x : RepeatKv(rb, x, h, kvh, d);
+        string ctx, keep;
+        if (blocked is { } masks)
         {
-            scores = r.Cast(scores, ElementType.Float);
+            ctx = BlockedAttention.Attend(b, r, masks, q, k, v, h, kvh, d, Repeat, computeType); // (B,H,T,d)
+            keep = masks.Keep;
         }
-        var masked = r.Add(scores, mask); // (B,H,T,T) + (B,1,T,T)
-        var probs = r.Softmax(masked, -1); // (B,H,T,T)
-        if (computeType != ElementType.Float)
+        else
         {
-            probs = r.Cast(probs, computeType);
+            var (mask, fullKeep) = full ?? throw new ArgumentNullException(nameof(full));
+            k = Repeat(r, k);
+            v = Repeat(r, v);
+            var scores = r.MatMul(q, r.Transpose(k, 0, 1, 3, 2)); // (B,H,T,T)
+            if (computeType != ElementType.Float)
+            {
+                scores = r.Cast(scores, ElementType.Float);
+            }
+            var masked = r.Add(scores, mask); // (B,H,T,T) + (B,1,T,T)
+            var probs = r.Softmax(masked, -1); // (B,H,T,T)
+            if (computeType != ElementType.Float)
+            {
+                probs = r.Cast(probs, computeType);
+            }
+            ctx = b.MatMul(probs, v); // (B,H,T,d)
+            keep = fullKeep;
         }
-        var ctx = b.Transpose(b.MatMul(probs, v), 0, 2, 1, 3); // (B,T,H,d)
         // A row with no visible key got a uniform P (all scores at min); SDPA gives it zeros, and so do we.
-        b.NodeWithOutputs("Mul", [b.Reshape(ctx, 0, 0, h * d), keep], [n.Outputs[0]]); // (B,T,H·d)
+        b.NodeWithOutputs("Mul", [b.Reshape(b.Transpose(ctx, 0, 2, 1, 3), 0, 0, h * d), keep], [n.Outputs[0]]); // (B,T,H·d)
     }
 
     /// <summary>The last-axis width of a projection output: a MatMul's weight columns, through bias Adds, Casts and RotaryEmbedding.</summary>

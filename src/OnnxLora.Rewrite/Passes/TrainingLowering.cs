@@ -13,7 +13,8 @@ public sealed class TrainingLowering
     /// <summary>Ops ORT accepts in the default domain although ONNX does not define them.</summary>
     private static readonly HashSet<string> OrtOnlyDefaultDomainOps = ["SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"];
 
-    public static PassResult Run(Model model)
+    /// <param name="attentionBlocks">Query blocks of the lowered attention: 1 full, N ≥ 2 blocked (see AttentionLowering).</param>
+    public static PassResult Run(Model model, int attentionBlocks = 1)
     {
         if (model.Graph.Nodes.FirstOrDefault(n => n.OpType is "If" or "Loop" or "Scan") is { } control)
         {
@@ -25,7 +26,7 @@ public sealed class TrainingLowering
         modified |= GemmLowering.Run(model).Modified;
         modified |= KvCacheRemoval.Run(model).Modified;
         modified |= PositionIdsRange.Run(model).Modified;
-        bool lowered = AttentionLowering.Run(model, computeType: computeType).Modified;
+        bool lowered = AttentionLowering.Run(model, computeType: computeType, queryBlocks: attentionBlocks).Modified;
         modified |= lowered || MaskedRowZeroing.Run(model, computeType).Modified;
         modified |= NormLowering.Run(model, computeType).Modified;
         modified |= RecomputeMarking.Run(model).Modified;

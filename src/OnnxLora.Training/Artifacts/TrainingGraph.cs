@@ -22,7 +22,7 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
         var computeType = TrainingLowering.ComputeType(model);
         var logitsType = TrainingLowering.LogitsType(model);
         var logits = TrainingLowering.LogitsOutput(model.Graph);
-        TrainingLowering.Run(model);
+        TrainingLowering.Run(model, o.AttentionBlocks);
         var g = model.Graph;
         IReadOnlyList<LoraTarget> targets = [];
         var parameters = new List<TrainableParameter>();

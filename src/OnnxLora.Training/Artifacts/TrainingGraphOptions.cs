@@ -29,6 +29,13 @@ public sealed record TrainingGraphOptions
     public bool Recompute { get; init; } = true;
 
     /// <summary>
+    /// Query blocks of a lowered GroupQueryAttention: 1 builds one (B,H,T,T) score tensor per layer; N ≥ 2 builds
+    /// N blocks of T/N rows, each against the keys its rows can see, so no (B,H,T,T) tensor exists (forward or,
+    /// with <see cref="Recompute"/>, backward). Attention already in standard ops (torch exports) is not re-blocked.
+    /// </summary>
+    public int AttentionBlocks { get; init; } = 1;
+
+    /// <summary>
     /// Chunks of the causal-LM loss along T (null: on cuda 8 for vocabularies of 16384 or more, else 1). Graphs
     /// that output logits keep one chunk. See <see cref="OnnxLora.Autodiff.Loss.CausalLmLoss"/>.
     /// </summary>

@@ -8,6 +8,9 @@ public sealed record MemoryConfig
     /// <summary>Recompute each layer's attention probabilities in backward (no layers × T² storage).</summary>
     public bool RecomputeAttention { get; init; } = true;
 
+    /// <summary>Query blocks of lowered attention: 1 one (B,H,T,T) score tensor per layer, N ≥ 2 blocks of T/N rows (none of T×T).</summary>
+    public int AttentionBlocks { get; init; } = 1;
+
     /// <summary>Chunks of the loss along T; null picks 8 on cuda for vocabularies of 16384 or more, else 1.</summary>
     public int? LossChunks { get; init; }
 

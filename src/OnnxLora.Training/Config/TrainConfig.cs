@@ -148,6 +148,7 @@ public sealed record TrainConfig
         Require(SaveEvery >= 0, "save_every", $"save_every must be >= 0, got {SaveEvery}");
         Require(KeepLast >= 0, "keep_last", $"keep_last must be >= 0, got {KeepLast}");
         Require(LogEvery >= 1, "log_every", $"log_every must be >= 1, got {LogEvery}");
+        Require(Memory.AttentionBlocks >= 1, "memory.attention_blocks", $"memory.attention_blocks must be >= 1 (1: full attention), got {Memory.AttentionBlocks}");
         Require(Memory.LossChunks is null or >= 1, "memory.loss_chunks", $"memory.loss_chunks must be >= 1 (or null), got {Memory.LossChunks}");
         if (Runtime.Problem() is { } runtime)
         {

@@ -63,6 +63,7 @@ public static class TrainConfigLoader
         ["device"] = (c, v, k) => c with { Runtime = c.Runtime with { Device = Enum<Device>(v, k) } },
         ["log_every"] = (c, v, k) => c with { LogEvery = Int(v, k) },
         ["memory.recompute_attention"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeAttention = Bool(v, k) } },
+        ["memory.attention_blocks"] = (c, v, k) => c with { Memory = c.Memory with { AttentionBlocks = Int(v, k) } },
         ["memory.loss_chunks"] = (c, v, k) => c with { Memory = c.Memory with { LossChunks = v.IsNull ? null : Int(v, k) } },
         ["memory.recompute_logits"] = (c, v, k) => c with { Memory = c.Memory with { RecomputeLogits = Bool(v, k) } },
         ["memory.weight_views"] = (c, v, k) => c with { Memory = c.Memory with { WeightViews = v.IsNull ? null : Bool(v, k) } },

@@ -30,6 +30,8 @@ public sealed record ParityOptions
     /// <summary>Loss chunks of the trajectory's training graph (null: the default for the vocabulary).</summary>
     public int? LossChunks { get; init; }
     public bool RecomputeLogits { get; init; }
+    /// <summary>Query blocks of the lowered attention in every graph the check builds (1: full).</summary>
+    public int AttentionBlocks { get; init; } = 1;
     /// <summary>Trajectory with dynamic loss scaling from this initial scale (mixed precision: fp16 bases).</summary>
     public float? LossScale { get; init; }
 }
@@ -56,7 +58,7 @@ public static class ParityRunner
         Onnx.Ir.ElementType computeType;
         try
         {
-            computeType = RunBase(source, batch, work, o.Runtime, outputs);
+            computeType = RunBase(source, batch, work, o.Runtime, outputs, o.AttentionBlocks);
             if (o.Adapter is not null)
             {
                 var adapter = PeftAdapter.Load(o.Adapter);
@@ -86,9 +88,9 @@ public static class ParityRunner
     }
 
     private static Onnx.Ir.ElementType RunBase(ModelSource source, ParityBatch batch, string work, RuntimeOptions runtime,
-        Dictionary<string, (float[], long[])> outputs)
+        Dictionary<string, (float[], long[])> outputs, int attentionBlocks)
     {
-        var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, });
+        var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, AttentionBlocks = attentionBlocks });
         var path = Path.Combine(work, "base", "eval_model.onnx");
         ArtifactWriter.Save(graph.Model, path);
         var session = SessionFactory.Create(path, runtime);
@@ -110,7 +112,7 @@ public static class ParityRunner
         Dictionary<string, (float[], long[])> outputs)
     {
         var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath),
-            new TrainingGraphOptions { Lora = adapter.Settings, Training = true, OutputLogits = true });
+            new TrainingGraphOptions { Lora = adapter.Settings, Training = true, OutputLogits = true, AttentionBlocks = o.AttentionBlocks });
         adapter.CheckAgainst(graph.Targets, o.Adapter!);
         var path = Path.Combine(work, "lora", "training_model.onnx");
         ArtifactWriter.Save(graph.Model, path);
@@ -154,7 +156,7 @@ public static class ParityRunner
         var options = new TrainingGraphOptions
         {
             Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Runtime.Device,
-            LossScaling = o.LossScale is not null,
+            LossScaling = o.LossScale is not null, AttentionBlocks = o.AttentionBlocks,
         };
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);

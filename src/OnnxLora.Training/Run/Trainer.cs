@@ -77,6 +77,7 @@ public sealed class Trainer
                 Lora = lora,
                 FullFineTune = c.FullFineTune,
                 Recompute = c.Memory.RecomputeAttention,
+                AttentionBlocks = c.Memory.AttentionBlocks,
                 LossChunks = c.Memory.LossChunks,
                 RecomputeLogits = c.Memory.RecomputeLogits,
                 Device = c.Runtime.Device,

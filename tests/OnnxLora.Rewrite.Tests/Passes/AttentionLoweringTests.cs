@@ -140,6 +140,79 @@ public sealed class AttentionLoweringTests
         }
     }
 
+    /// <summary>Blocked vs ORT's kernel (right padding): 2 and 3 blocks (uneven ⌊i·T/N⌋ bounds), T blocks (one row each), more blocks than rows (empty blocks).</summary>
+    [Theory]
+    [InlineData(ElementType.Float, Fp32Tolerance, 2)]
+    [InlineData(ElementType.Float, Fp32Tolerance, 3)]
+    [InlineData(ElementType.Float, Fp32Tolerance, T)]
+    [InlineData(ElementType.Float, Fp32Tolerance, 12)]
+    [InlineData(ElementType.Float16, Fp16Tolerance, 3)]
+    public void BlockedAttentionMatchesOrtKernelOnUnpaddedPositions(ElementType dtype, double tolerance, int blocks)
+    {
+        var feeds = new List<Feed>
+        {
+            Input("query", OrtGraphRunner.Random(1, B * T * H * D), dtype, B, T, H * D), Input("key", OrtGraphRunner.Random(2, B * T * K * D), dtype, B, T, K * D),
+            Input("value", OrtGraphRunner.Random(3, B * T * K * D), dtype, B, T, K * D), new("attention_mask", s_mask, [B, T]),
+        };
+        var withPast = feeds.Concat(
+        [
+            Input("past_key_values.0.key", [], dtype, B, K, 0, D), Input("past_key_values.0.value", [], dtype, B, K, 0, D),
+        ]).ToList();
+        var expected = OrtGraphRunner.Run(GqaGraph(dtype), withPast, "attn")["attn"];
+
+        var blocked = GqaGraph(dtype);
+        KvCacheRemoval.Run(blocked);
+        Assert.True(AttentionLowering.Run(blocked, computeType: dtype, queryBlocks: blocks).Modified);
+        Assert.Equal(blocks, blocked.Graph.Nodes.Count(n => n.OpType == "Softmax"));
+        var actual = OrtGraphRunner.Run(blocked, feeds, "attn")["attn"];
+
+        double diff = OrtGraphRunner.MaxAbsDiff(expected, actual, i => s_mask[i / (H * D)] != 0);
+        Assert.True(diff <= tolerance, $"{dtype}, {blocks} blocks: blocked vs ORT GroupQueryAttention max |Δ| {diff:E2} > {tolerance:E0}");
+    }
+
+    /// <summary>
+    /// Left padding (row 0) and packed segments with right padding (row 1, ids 1,1,1,2,2,0,0): blocked equals the full
+    /// lowering at every position, pad rows included (zeros where a row sees no key).
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void BlockedAttentionEqualsFullWithLeftPaddingAndPackedSegments(int blocks)
+    {
+        long[] mask = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 0, 0];
+        var feeds = new List<Feed>
+        {
+            new("query", OrtGraphRunner.Random(1, B * T * H * D), [B, T, H * D]), new("key", OrtGraphRunner.Random(2, B * T * K * D), [B, T, K * D]),
+            new("value", OrtGraphRunner.Random(3, B * T * K * D), [B, T, K * D]), new("attention_mask", mask, [B, T]),
+        };
+        var full = GqaGraph(ElementType.Float);
+        KvCacheRemoval.Run(full);
+        AttentionLowering.Run(full);
+        var blocked = GqaGraph(ElementType.Float);
+        KvCacheRemoval.Run(blocked);
+        AttentionLowering.Run(blocked, queryBlocks: blocks);
+        var expected = OrtGraphRunner.Run(full, feeds, "attn")["attn"];
+        var actual = OrtGraphRunner.Run(blocked, feeds, "attn")["attn"];
+
+        Assert.True(OrtGraphRunner.MaxAbsDiff(expected, actual) <= Fp32Tolerance, $"{blocks} blocks: blocked vs full max |Δ| {OrtGraphRunner.MaxAbsDiff(expected, actual):E2}");
+        for (int row = 0; row < B * T; row++)
+        {
+            if (mask[row] == 0)
+            {
+                Assert.All(actual.AsSpan(row * H * D, H * D).ToArray(), x => Assert.Equal(0f, x));
+            }
+        }
+    }
+
+    [Fact]
+    public void RefusesZeroQueryBlocks()
+    {
+        var m = GqaGraph(ElementType.Float);
+        KvCacheRemoval.Run(m);
+        Assert.Throws<ArgumentOutOfRangeException>(() => AttentionLowering.Run(m, queryBlocks: 0));
+    }
+
     /// <summary>The model builder's -e cpu -p fp16 attention: refused in one line naming the op and the option to re-export with.</summary>
     [Fact]
     public void RefusesMultiHeadAttentionNamingTheBuilderOption()

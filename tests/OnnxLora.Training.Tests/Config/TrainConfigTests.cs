@@ -21,6 +21,7 @@ public sealed class TrainConfigTests
         memory:
           loss_chunks: 4
           recompute_logits: true
+          attention_blocks: 8
         """;
 
     private static string Write(string text, string ext)
@@ -61,6 +62,7 @@ public sealed class TrainConfigTests
         Assert.Equal(4, c.Memory.LossChunks);
         Assert.True(c.Memory.RecomputeLogits);
         Assert.True(c.Memory.RecomputeAttention);
+        Assert.Equal(8, c.Memory.AttentionBlocks);
     }
 
     [Fact]
@@ -106,6 +108,7 @@ public sealed class TrainConfigTests
     [InlineData("runtime:\n  threads: -1", "4: runtime.threads must be >= 0")]
     [InlineData("runtime:\n  tf32: maybe", "4: runtime.tf32 must be true or false, got 'maybe'")]
     [InlineData("memory:\n  loss_chunks: 0", "4: memory.loss_chunks must be >= 1")]
+    [InlineData("memory:\n  attention_blocks: 0", "4: memory.attention_blocks must be >= 1 (1: full attention)")]
     public void OutOfRangeValueNamesKeyAndLine(string line, string message)
     {
         string error = LoadError("model: m\ndata: d\n" + line + "\n");
