@@ -45,6 +45,9 @@ public sealed record BuilderOptions
 
     /// <summary>With <see cref="Int4"/>: the lm_head quantized too (the builder's default) or kept float (nodes_to_exclude).</summary>
     public bool Int4LmHead { get; init; } = true;
+
+    /// <summary>With <see cref="Int4"/>: MatMulNBits' accuracy_level, 4 as the builder writes for -e cpu, 0 for other providers.</summary>
+    public long Int4AccuracyLevel { get; init; } = Int4BuilderLayout.CpuAccuracyLevel;
 }
 
 public static class BuilderLayout
@@ -60,7 +63,7 @@ public static class BuilderLayout
         var model = Build(c, name => weights.ReadAsFloat32(name), o);
         if (o.Int4 is { } variant)
         {
-            Int4BuilderLayout.Apply(model, Int4BuilderLayout.Tensors(variant), o.Int4LmHead);
+            Int4BuilderLayout.Apply(model, Int4BuilderLayout.Tensors(variant), o.Int4LmHead, o.Int4AccuracyLevel);
         }
         Directory.CreateDirectory(outDir);
         ModelWriter.Save(model, Path.Combine(outDir, o.Filename),
