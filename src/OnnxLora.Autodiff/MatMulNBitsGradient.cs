@@ -4,7 +4,7 @@
 // kernels, no uint4 tensor type needed) inside the backward pass, from a view of the codes ordered after the
 // gradient (Rematerializer.OrderedView), so ORT can neither constant-fold it at session start nor run it in the
 // forward pass: each layer's float weight exists only while its dX MatMul runs. Wide weights (the LM head) are
-// done in column chunks of at most ChunkBytes, each ordered after the previous partial sum, so at most one
+// done in column chunks of at most GradientOptions.Int4ChunkBytes, each ordered after the previous partial sum, so at most one
 // chunk is dequantized at a time. W = (code − zero point) · scale in float32, as MatMulNBits and MLAS compute it.
 // No gradient for B, scales or zero points (frozen). GY (...,N), A (...,K), kb = ceil(K/block).
 using OnnxLora.Onnx.Ir;
@@ -13,9 +13,6 @@ namespace OnnxLora.Autodiff;
 
 internal static class MatMulNBitsGradient
 {
-    /// <summary>Largest float32 weight piece dequantized at once (bytes): 64 MiB, one Llama-3-8B MLP weight's quarter.</summary>
-    public const long ChunkBytes = 64L << 20;
-
     /// <summary>MatMulNBits' zero point when the node has no zero_points input (2^(bits−1)).</summary>
     public const float DefaultZeroPoint = 8f;
 
@@ -28,7 +25,7 @@ internal static class MatMulNBitsGradient
             throw new NotSupportedException($"{n}: no gradient for MatMulNBits other than 4-bit, unprepacked, with K, N and block_size");
         }
         long kb = (k + block - 1) / block;
-        long chunk = Math.Max(1, Math.Min(nOut, ChunkBytes / (k * sizeof(float))));
+        long chunk = Math.Max(1, Math.Min(nOut, g.Options.Int4ChunkBytes / (k * sizeof(float))));
         var b = g.B;
         string gy = g.GY, trigger = gy, acc = "";
         for (long n0 = 0; n0 < nOut; n0 += chunk)
