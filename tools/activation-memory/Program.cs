@@ -2,7 +2,9 @@
 // for a preset shape, with each memory saver switched on in turn, plus the weights the device holds.
 // No weights are written or read: the graph is built from the config alone, so a Llama-3-8B report
 // takes seconds on a laptop. The saved set is a floor under the step's peak (transients come on top).
-// Usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16] [--device cuda] [--top N]
+// --int4 sym|asym lays every linear (lm_head included) out as the builder's -p int4 MatMulNBits (QLoRA): weights
+// are then counted at their int4 size, and the largest weight piece dX dequantizes at once is reported.
+// Usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16] [--device cuda] [--int4 sym|asym] [--top N]
 using System.Globalization;
 using OnnxLora.Autodiff;
 using OnnxLora.Models;
@@ -14,7 +16,7 @@ using OnnxLora.Training.Artifacts;
 
 if (args.Contains("--help"))
 {
-    Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--top N]");
+    Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b|llama-3-8b|llama-3-70b|...] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--int4 none|sym|asym] [--top N]");
     return 0;
 }
 Args opts;
@@ -22,6 +24,7 @@ LlamaConfig config;
 long batch, seq;
 ElementType dtype;
 Device device;
+string int4;
 try
 {
     opts = Args.Parse(args);
@@ -36,6 +39,7 @@ try
         var x => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{x}'"),
     };
     device = RuntimeNames.Parse<Device>(opts.Get("device", "cuda"), "--device");
+    int4 = opts.Get("int4", "none") is "none" or "sym" or "asym" ? opts.Get("int4", "none") : throw new ArgumentException($"--int4 none|sym|asym, got '{opts.Get("int4", "")}'");
 }
 catch (ArgumentException e)
 {
@@ -45,9 +49,17 @@ catch (ArgumentException e)
 string Get(string k, string d) => opts.Get(k, d);
 var dims = new Dictionary<string, long> { ["batch_size"] = batch, ["sequence_length"] = seq, ["total_sequence_length"] = seq };
 
-Model Graph() => GenAiLlamaGraph.Build(config, dtype, (name, shape) => new Initializer(name, dtype, shape,
-    TensorData.FromGenerator(Initializer.ElementCount(shape) * dtype.SizeInBytes(),
-        _ => throw new InvalidOperationException("activation-memory builds graphs only; no weight is read"))));
+Model Graph()
+{
+    var m = GenAiLlamaGraph.Build(config, dtype, (name, shape) => new Initializer(name, dtype, shape,
+        TensorData.FromGenerator(Initializer.ElementCount(shape) * dtype.SizeInBytes(),
+            _ => throw new InvalidOperationException("activation-memory builds graphs only; no weight is read"))));
+    if (int4 != "none")
+    {
+        Int4Synthetic.Apply(m, symmetric: int4 == "sym", seed: 0);
+    }
+    return m;
+}
 
 var variants = new (string Label, TrainingGraphOptions Options)[]
 {
@@ -55,7 +67,7 @@ var variants = new (string Label, TrainingGraphOptions Options)[]
     ("recompute attention", new() { Recompute = true, LossChunks = 1 }),
     ("+ 8 loss chunks, recompute logits", new() { Recompute = true, LossChunks = 8, RecomputeLogits = true }),
 };
-Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()} LoRA r16 on 7 projections, graphs for {RuntimeNames.Of(device)}");
+Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()}{(int4 == "none" ? "" : $" int4 ({int4}, block {Int4Synthetic.BlockSize}) base")} LoRA r16 on 7 projections, graphs for {RuntimeNames.Of(device)}");
 double gib = 1L << 30;
 foreach (var (label, o) in variants)
 {
@@ -76,6 +88,14 @@ foreach (var (label, o) in variants)
     Console.WriteLine($"  {label,-34} {nodes.Count,6:N0} nodes ({nodes.Count(n => n.OpType == "NonZero")} NonZero)  saved {saved.TotalBytes / gib,7:F2} GiB ({string.Join(", ", byKind)})" +
         $"  weights {weights / gib:F2} GiB + folded transposes {copies / gib:F2} GiB" +
         (saved.Unsized.Count > 0 ? $"  [{saved.Unsized.Count} unsized: {string.Join(", ", saved.Unsized.Take(3))}]" : ""));
+    var nbits = nodes.Where(n => n.OpType == "MatMulNBits").ToList();
+    if (nbits.Count > 0)
+    {
+        // dX of each int4 linear dequantizes at most Int4ChunkBytes of W at once (float32); a few temporaries of that size
+        long chunk = nbits.Max(n => Math.Min(n.GetInt("N", 0) * n.GetInt("K", 0) * 4, new GradientOptions().Int4ChunkBytes));
+        Console.WriteLine($"      int4: {nbits.Count} MatMulNBits, largest dequantized dX piece {chunk / (double)(1 << 20):F0} MiB; "
+            + $"weights + saved activations {(weights + copies + saved.TotalBytes) / gib:F2} GiB (+ LoRA optimizer state and transients)");
+    }
     if (Get("top", "") is { Length: > 0 } top)
     {
         foreach (var t in saved.Tensors.OrderByDescending(t => t.Bytes).Take(int.Parse(top, CultureInfo.InvariantCulture)))

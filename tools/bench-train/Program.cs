@@ -3,6 +3,9 @@
 // AdamW, batch B x T random tokens; warmup steps are excluded and tokens/s uses the median step. One mode per process,
 // so VmHWM (peak RSS) belongs to that mode alone. It prints one RESULT line for run.sh to parse.
 // Sessions follow RuntimeOptions: ONNXLORA_* variables give defaults (as in the CLI), --device/--threads/--tf32 win.
+// --synthetic builds the preset's graph directly with seeded random weights (no checkpoint, no import), and
+// --int4 sym|asym then lays every linear out as the builder's -p int4 MatMulNBits (QLoRA; Int4Synthetic): run the
+// same preset with --int4 none and sym to compare fp32 LoRA with QLoRA peak RSS.
 // B=batch, T=time
 using System.Diagnostics;
 using OnnxLora.Autodiff.Optim;
@@ -37,8 +40,15 @@ var recompute = bool.Parse(opts.Get("recompute", "true")); // attention probabil
 int? lossChunks = opts.Get("loss-chunks", "") is { Length: > 0 } lc ? int.Parse(lc) : null; // default: by vocabulary
 var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
 var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
+var synthetic = bool.Parse(opts.Get("synthetic", "false"));
+var int4 = opts.Get("int4", "none"); // none | sym | asym (with --synthetic)
+if (int4 is not ("none" or "sym" or "asym") || (int4 != "none" && !synthetic) || (synthetic && dtype != "float32"))
+{
+    Console.Error.WriteLine("error: --int4 none|sym|asym needs --synthetic true, which is float32 only");
+    return 2;
+}
 
-if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
+if (!synthetic && !File.Exists(Path.Combine(hfDir, "model.safetensors")))
 {
     var sw0 = Stopwatch.StartNew();
     // a bf16 benchmark gets a bf16 checkpoint: an 8B model is 16 GB on disk instead of 32
@@ -51,11 +61,24 @@ if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
 using var gpu = device == Device.Cuda ? OnnxLora.Training.Runtime.GpuMemory.Open() : null;
 long gpuBaseline = gpu?.UsedBytes() ?? 0;
 // fp16/bf16 import straight from the checkpoint; fp32 through ModelSource (which imports a Hugging Face folder once)
-using var source = dtype == "float32" ? ModelSource.Resolve(hfDir) : null;
+using var source = dtype == "float32" && !synthetic ? ModelSource.Resolve(hfDir) : null;
 var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().ToString("N")[..8]);
 try
 {
     var modelPath = source?.ModelPath ?? "";
+    int? syntheticVocab = null;
+    if (synthetic)
+    {
+        var sw1 = Stopwatch.StartNew();
+        var config = RandomLlama.Preset(opts.Get("preset", "bench-58m"));
+        var m = GenAiLlamaGraph.Build(config, ElementType.Float, (name, shape) => RandomWeight(name, shape, seed));
+        int converted = int4 == "none" ? 0 : Int4Synthetic.Apply(m, symmetric: int4 == "sym", seed);
+        modelPath = Path.Combine(work, "synthetic", "model.onnx");
+        Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
+        ModelWriter.Save(m, modelPath, new ExternalDataOptions { DataFileName = "model.onnx.data" });
+        syntheticVocab = config.VocabSize;
+        Console.Error.WriteLine($"{mode}: synthetic {opts.Get("preset", "bench-58m")} ({(int4 == "none" ? "float32" : $"{converted} int4 linears, {int4}")}) written in {sw1.Elapsed.TotalSeconds:F1}s");
+    }
     if (dtype != "float32")
     {
         var et = dtype switch { "float16" => ElementType.Float16, "bfloat16" => ElementType.BFloat16, _ => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{dtype}'") };
@@ -89,7 +112,7 @@ try
     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true); // initial values (full: 232 MB) are copied in
     Console.Error.WriteLine($"{mode}: sessions in {sw.Elapsed.TotalSeconds:F1}s, RSS {Status("VmRSS:"):F0} MB, peak {Status("VmHWM:"):F0} MB");
 
-    var vocab = LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
+    var vocab = syntheticVocab ?? LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
     var ids = new long[batch * time];
     for (int i = 0; i < ids.Length; i++)
     {
@@ -115,13 +138,32 @@ try
     times.Sort();
     double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
     double tokS = (double)batch * time / median;
-    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}" +
+    Console.WriteLine($"RESULT impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} int4={int4} batch={batch} seq={time} tok_s={tokS:F1} step_s={median:F3} mean_step_s={times.Average():F3} peak_rss_mb={Status("VmHWM:"):F0}" +
         (gpu is null ? "" : $" gpu_peak_mb={(gpu.PeakBytes - gpuBaseline) / 1048576.0:F0}"));
 }
 finally
 {
     AtomicFolder.TryDelete(work);
 }
+return 0;
+
+// A seeded weight for --synthetic: norms 1, everything else U(-0.02, 0.02), generated as it is written.
+static Initializer RandomWeight(string name, long[] shape, int seed) =>
+    new(name, ElementType.Float, shape, TensorData.FromGenerator(Initializer.ElementCount(shape) * 4, stream =>
+    {
+        var rng = new Random(HashCode.Combine(seed, name.Length, name.GetHashCode(StringComparison.Ordinal)));
+        bool norm = name.Contains("norm", StringComparison.Ordinal);
+        var buf = new float[1 << 18];
+        for (long left = Initializer.ElementCount(shape); left > 0; left -= buf.Length)
+        {
+            int n = (int)Math.Min(buf.Length, left);
+            for (int i = 0; i < n; i++)
+            {
+                buf[i] = norm ? 1f : (float)((rng.NextDouble() * 2 - 1) * 0.02);
+            }
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buf.AsSpan(0, n)));
+        }
+    }));
 
 // PEFT's init: A Kaiming-uniform (a=sqrt(5)) → U(-1/sqrt(in), 1/sqrt(in)), B zero.
 static float[] LoraInit(TrainableParameter p, Random rng)
