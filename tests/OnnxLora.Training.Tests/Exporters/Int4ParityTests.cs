@@ -8,6 +8,7 @@
 // exceeds ReferenceWellConditioned, our losses are held against its float64 run instead, at IllConditionedTrajectoryTolerance.
 using System.Text.Json;
 using OnnxLora.Testing;
+using OnnxLora.Training.Artifacts;
 using OnnxLora.Training.Parity;
 using Xunit.Abstractions;
 
@@ -32,7 +33,22 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
     [InlineData("asym", true)]
     [InlineData("sym", false)]
     [InlineData("asym", false)]
-    public void Int4BuilderLayoutTrainsLikeTheDequantizedReference(string variant, bool lmHeadInt4)
+    public void Int4BuilderLayoutTrainsLikeTheDequantizedReference(string variant, bool lmHeadInt4) => AssertParity(variant, lmHeadInt4, lossChunks: null);
+
+    /// <summary>The chunked loss (the GPU default for large vocabularies) runs the int4 LM head once per chunk.</summary>
+    [Fact]
+    public void ChunkedLossOverAnInt4LmHeadTrainsLikeTheReference()
+    {
+        var model = AssertParity("sym", lmHeadInt4: true, lossChunks: 4);
+        var g = TrainingGraph.Build(Models.GenAiFolder.Open(model).LoadDecoder(), new TrainingGraphOptions
+        {
+            Lora = new Rewrite.Lora.LoraSettings { Rank = 2, Alpha = 4 }, LossChunks = 4,
+        }).Model.Graph;
+        Assert.Equal(4, g.Nodes.Count(n => n.OpType == "MatMulNBits" && n.Name.Contains("lm_head_chunk", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Runs and checks parity; returns the int4 folder.</summary>
+    private string AssertParity(string variant, bool lmHeadInt4, int? lossChunks)
     {
         var model = fx.NewPath($"int4-{variant}-{lmHeadInt4}");
         BuilderLayout.Write(Fixture.Base, model, new BuilderOptions { Int4 = variant, Int4LmHead = lmHeadInt4 });
@@ -44,6 +60,7 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
             Batch = Path.Combine(data, $"reference_{name}.safetensors"),
             Adapter = Fixture.Adapter,
             Trajectory = Path.Combine(data, $"trajectory_{name}.json"),
+            LossChunks = lossChunks,
         });
         foreach (var c in r.Comparisons)
         {
@@ -66,7 +83,7 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
         if (spread <= ReferenceWellConditioned)
         {
             AssertWithin(r, name, "trajectory.losses", TrajectoryTolerance);
-            return;
+            return model;
         }
         var fp64 = json.RootElement.GetProperty("losses_fp64").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         var ours = r.Outputs["trajectory.losses"].Data;
@@ -74,6 +91,7 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
         double err = ours.Select((l, i) => Math.Abs(l - fp64[i])).Max();
         output.WriteLine($"{name}: reference fp32 vs fp64 spread {spread:E2}; ours vs fp64 trajectory max abs {err:E2}");
         Assert.True(err <= IllConditionedTrajectoryTolerance, $"{name}: trajectory vs the fp64 reference {err:E2} > {IllConditionedTrajectoryTolerance:E0}");
+        return model;
     }
 
     private static void AssertWithin(ParityResult r, string variant, string name, double tolerance)
