@@ -10,6 +10,7 @@
 // attributes). A packed weight's slices (the builder's qkv_proj) already share one branch (LoraInjection) and are left
 // as they are. It does not touch the training graph, and it needs weights of one float type and equal input size.
 using OnnxLora.Onnx.Ir;
+using OnnxLora.Onnx.Quantization;
 
 namespace OnnxLora.Rewrite.Lora;
 
@@ -106,7 +107,7 @@ public static class SharedInputLoraFusion
         var consumers = g.ConsumerIndex();
         var producers = g.ProducerIndex();
         var matched = members.Select(t => Match(g, t, consumers, producers)).ToList();
-        var qs = matched.Select(m => Int4Linear.Read(g, m.Base)).ToList();
+        var qs = matched.Select(m => MatMulNBitsWeight.Read(g, m.Base, group.Name)).ToList();
         var x = matched[0].Base.Input(0);
         foreach (var (m, q) in matched.Zip(qs))
         {
@@ -114,13 +115,14 @@ public static class SharedInputLoraFusion
             {
                 throw new RewriteException($"{group.Name}: '{m.Target.Module}' reads '{m.Base.Input(0)}', not '{x}'; its LoRA branch cannot be shared");
             }
-            if (q.K != qs[0].K || q.BlockSize != qs[0].BlockSize || q.Scales.Type != qs[0].Scales.Type || (q.ZeroPoints is null) != (qs[0].ZeroPoints is null))
+            if (q.Layout.K != qs[0].Layout.K || q.Layout.BlockSize != qs[0].Layout.BlockSize || q.ScaleType != qs[0].ScaleType
+                || (q.ZeroPoints is null) != (qs[0].ZeroPoints is null))
             {
                 throw new RewriteException(
-                    $"{group.Name}: {q.Node} (K={q.K}, block {q.BlockSize}, {q.Scales.Type.OnnxName()} scales, {(q.ZeroPoints is null ? "symmetric" : "asymmetric")}) cannot be concatenated with {qs[0].Node}");
+                    $"{group.Name}: {q.Node} (K={q.Layout.K}, block {q.Layout.BlockSize}, {q.ScaleType.OnnxName()} scales, {(q.ZeroPoints is null ? "symmetric" : "asymmetric")}) cannot be concatenated with {qs[0].Node}");
             }
         }
-        long inF = qs[0].K, sumOut = qs.Sum(q => q.N), sumR = members.Sum(t => (long)t.Rank);
+        long inF = qs[0].Layout.K, sumOut = qs.Sum(q => (long)q.Layout.N), sumR = members.Sum(t => (long)t.Rank);
         var loraType = Graph.TypeOf(g.FindInput(members[0].A)!).Element;
         foreach (var m in matched)
         {
@@ -131,7 +133,7 @@ public static class SharedInputLoraFusion
             g.Inputs.RemoveAll(i => i.Name == m.Target.A || i.Name == m.Target.B);
         }
         var stillRead = g.Nodes.SelectMany(n => n.Inputs).ToHashSet(StringComparer.Ordinal);
-        string Concat(string suffix, Func<Int4Linear, Initializer> pick, long[] dims)
+        string Concat(string suffix, Func<MatMulNBitsWeight, Initializer> pick, long[] dims)
         {
             var parts = qs.Select(pick).ToList();
             var name = g.UniqueName(group.Name + ".MatMul.weight" + suffix);
@@ -148,17 +150,17 @@ public static class SharedInputLoraFusion
         {
             x,
             Concat("_Q4", q => q.Codes, [sumOut, first.Codes.Dims[1], first.Codes.Dims[2]]),
-            Concat("_scales", q => q.Scales, [sumOut * first.Blocks]),
+            Concat("_scales", q => q.Scales, [sumOut * first.Layout.BlocksPerColumn]),
         };
         if (first.ZeroPoints is not null)
         {
-            inputs.Add(Concat("_zero_points", q => q.ZeroPoints!, [sumOut * ((first.Blocks + 1) / 2)]));
+            inputs.Add(Concat("_zero_points", q => q.ZeroPoints!, [sumOut * ((first.Layout.BlocksPerColumn + 1) / 2)]));
         }
         g.Inputs.Add(Graph.MakeValueInfo(group.A, loraType, inF, sumR));
         g.Inputs.Add(Graph.MakeValueInfo(group.B, loraType, sumR, sumOut));
         var b = new GraphBuilder(g, "/lora/" + group.Name + "/");
         var baseOut = g.UniqueName(group.Name + "/MatMul_Q4/output_0");
-        var node = new Node(Int4Linear.OpType, g.UniqueName("/lora/" + group.Name + "/MatMul_Q4"), inputs, [baseOut], Model.MicrosoftDomain);
+        var node = new Node(MatMulNBits.OpType, g.UniqueName("/lora/" + group.Name + "/MatMul_Q4"), inputs, [baseOut], Model.MicrosoftDomain);
         node.Proto.Attribute.AddRange(first.Node.Proto.Attribute.Select(a => a.Clone()));
         node.SetAttribute("N", sumOut);
         g.AddNode(node);
@@ -166,7 +168,7 @@ public static class SharedInputLoraFusion
         var outputs = matched.Select(m => m.Add.Outputs[0]).ToList();
         if (!FeedPackedAttention(g, outputs, sum))
         {
-            b.NodeWithOutputs("Split", [sum, b.Ints([.. qs.Select(q => q.N)])], outputs, attributes: ("axis", -1L));
+            b.NodeWithOutputs("Split", [sum, b.Ints([.. qs.Select(q => (long)q.Layout.N)])], outputs, attributes: ("axis", -1L));
         }
     }
 
@@ -204,13 +206,16 @@ public static class SharedInputLoraFusion
         var down = Single(t.A, "MatMul");
         var up = Single(down.Outputs[0], "MatMul");
         var add = Single(up.Outputs[0], "Add");
-        if (up.Input(1) != t.B || !producers.TryGetValue(add.Input(0), out var baseNode) || baseNode.OpType is not ("MatMul" or Int4Linear.OpType)
-            || baseNode.Input(1) != t.Weight || !g.Initializers.ContainsKey(t.Weight))
+        if (up.Input(1) != t.B || !producers.TryGetValue(add.Input(0), out var baseNode) || baseNode.OpType is not ("MatMul" or MatMulNBits.OpType)
+            || baseNode.Input(1) != StoredWeight(t) || !g.Initializers.ContainsKey(StoredWeight(t)))
         {
             throw new RewriteException($"{t.Module}: LoRA branch does not have the shape Add(MatMul(x, W), MatMul(MatMul(x, A), B))");
         }
         return new Matched(t, baseNode, down, up, add);
     }
+
+    // The initializer the base node reads: W itself, or an int4 weight's codes.
+    private static string StoredWeight(LoraTarget t) => t.Layer.Layout == WeightLayout.Int4 ? MatMulNBits.CodesName(t.Weight) : t.Weight;
 
     // Row i of [W₁|…|W_k]: row i of each Wⱼ in turn (memory-mapped slices, no full copy).
     private static void WriteConcatenated(List<Initializer> ws, Stream dst)
