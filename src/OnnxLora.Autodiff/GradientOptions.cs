@@ -41,6 +41,12 @@ public sealed record GradientOptions
     public bool WeightTransposeViews { get; init; }
 
     /// <summary>
+    /// Largest float32 piece of a frozen int4 weight (MatMulNBits) that dX dequantizes at once, in bytes: wider weights (the
+    /// LM head) are done in column chunks, one after another. 64 MiB by default.
+    /// </summary>
+    public long Int4ChunkBytes { get; init; } = 64L << 20;
+
+    /// <summary>
     /// Where the builder reports, at Debug level, where static shapes end: each gradient that needs a runtime
     /// broadcast reduction and each node whose output shape stays unknown. Silent by default.
     /// </summary>

@@ -15,7 +15,7 @@ public static class RandomLlama
     public const double InitStd = 0.02;
 
     /// <summary>Preset names understood by <see cref="Preset"/>.</summary>
-    public static readonly string[] Presets = ["tiny", "pretrain-8m", "bench-58m", "llama-3.2-1b", "llama-3-8b"];
+    public static readonly string[] Presets = ["tiny", "pretrain-8m", "bench-58m", "llama-3.2-1b", "llama-3-8b", "llama-3-70b"];
 
     /// <summary>Vocabulary of the "pretrain-8m" preset: the BPE tokenizer tools/pretrain learns from its corpus.</summary>
     public const int PretrainVocabSize = 4096;
@@ -90,6 +90,20 @@ public static class RandomLlama
             IntermediateSize = 14336,
             NumHiddenLayers = 32,
             NumAttentionHeads = 32,
+            NumKeyValueHeads = 8,
+            HeadDim = 128,
+            MaxPositionEmbeddings = 8192,
+            RopeTheta = 500000,
+            BosTokenId = 128000,
+            EosTokenIds = [128001],
+        },
+        "llama-3-70b" => new LlamaConfig
+        {
+            VocabSize = 128256,
+            HiddenSize = 8192,
+            IntermediateSize = 28672,
+            NumHiddenLayers = 80,
+            NumAttentionHeads = 64,
             NumKeyValueHeads = 8,
             HeadDim = 128,
             MaxPositionEmbeddings = 8192,

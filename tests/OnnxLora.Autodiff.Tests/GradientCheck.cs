@@ -34,6 +34,9 @@ internal sealed class GradientCheck : IDisposable
 
     public GraphBuilder B { get; }
 
+    /// <summary>Options for the gradient builder (AddOutputs is always set).</summary>
+    public GradientOptions Options { get; set; } = new();
+
     /// <summary>The backward result of the last Check/Differentiate call.</summary>
     public IReadOnlyDictionary<string, string> Gradients { get; private set; } = new Dictionary<string, string>();
 
@@ -85,7 +88,7 @@ internal sealed class GradientCheck : IDisposable
         Graph.Outputs.Clear();
         Graph.Outputs.Add(FloatOutput(loss!));
         Save("forward.onnx", [loss!]);
-        Gradients = GradientBuilder.AddGradients(Model, loss!, _wrt, new GradientOptions { AddOutputs = true });
+        Gradients = GradientBuilder.AddGradients(Model, loss!, _wrt, Options with { AddOutputs = true });
         return loss!;
     }
 

@@ -3,7 +3,9 @@
 // No weights are written or read: the graph is built from the config alone, so a Llama-3-8B report
 // takes seconds on a laptop. The saved set is a floor under the step's peak (transients come on top); the
 // largest attention tensor (float32 scores of one layer, or of one query block) is printed beside it.
-// Usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16] [--device cuda] [--attention-blocks 8] [--top N]
+// --int4 sym|asym lays every linear (lm_head included) out as the builder's -p int4 MatMulNBits (QLoRA): weights
+// are then counted at their int4 size, and the largest weight piece dX dequantizes at once is reported.
+// Usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16] [--device cuda] [--attention-blocks 8] [--int4 sym|asym] [--top N]
 using System.Globalization;
 using OnnxLora.Autodiff;
 using OnnxLora.Models;
@@ -16,7 +18,7 @@ using OnnxLora.Training.Artifacts;
 
 if (args.Contains("--help"))
 {
-    Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--attention-blocks N (default 8)] [--top N]");
+    Console.WriteLine("usage: activation-memory [--preset llama-3.2-1b|llama-3-8b|llama-3-70b|...] [--batch 8] [--seq 1024] [--dtype bfloat16|float16|float32] [--device cuda|cpu] [--attention-blocks N (default 8)] [--int4 none|sym|asym] [--top N]");
     return 0;
 }
 Args opts;
@@ -25,6 +27,7 @@ long batch, seq;
 ElementType dtype;
 Device device;
 int blocks;
+string int4;
 try
 {
     opts = Args.Parse(args);
@@ -44,6 +47,7 @@ try
     {
         throw new ArgumentException($"--attention-blocks must be at least 2 (the blocked variant), got {blocks}");
     }
+    int4 = opts.Get("int4", "none") is "none" or "sym" or "asym" ? opts.Get("int4", "none") : throw new ArgumentException($"--int4 none|sym|asym, got '{opts.Get("int4", "")}'");
 }
 catch (ArgumentException e)
 {
@@ -57,9 +61,17 @@ foreach (var (symbol, size) in BlockedAttention.BlockDims(seq, blocks))
     dims[symbol] = size;
 }
 
-Model Graph() => GenAiLlamaGraph.Build(config, dtype, (name, shape) => new Initializer(name, dtype, shape,
-    TensorData.FromGenerator(Initializer.ElementCount(shape) * dtype.SizeInBytes(),
-        _ => throw new InvalidOperationException("activation-memory builds graphs only; no weight is read"))));
+Model Graph()
+{
+    var m = GenAiLlamaGraph.Build(config, dtype, (name, shape) => new Initializer(name, dtype, shape,
+        TensorData.FromGenerator(Initializer.ElementCount(shape) * dtype.SizeInBytes(),
+            _ => throw new InvalidOperationException("activation-memory builds graphs only; no weight is read"))));
+    if (int4 != "none")
+    {
+        Int4Synthetic.Apply(m, symmetric: int4 == "sym", seed: 0);
+    }
+    return m;
+}
 
 var variants = new (string Label, TrainingGraphOptions Options)[]
 {
@@ -69,7 +81,7 @@ var variants = new (string Label, TrainingGraphOptions Options)[]
     ($"recompute attention, {blocks} query blocks", new() { Recompute = true, LossChunks = 1, AttentionBlocks = blocks }),
     ($"+ 8 loss chunks, recompute logits, {blocks} blocks", new() { Recompute = true, LossChunks = 8, RecomputeLogits = true, AttentionBlocks = blocks }),
 };
-Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()} LoRA r16 on 7 projections, graphs for {RuntimeNames.Of(device)}");
+Console.WriteLine($"{Get("preset", "llama-3.2-1b")} {batch}x{seq} {dtype.OnnxName()}{(int4 == "none" ? "" : $" int4 ({int4}, block {Int4Synthetic.BlockSize}) base")} LoRA r16 on 7 projections, graphs for {RuntimeNames.Of(device)}");
 double gib = 1L << 30;
 foreach (var (label, o) in variants)
 {
@@ -94,6 +106,14 @@ foreach (var (label, o) in variants)
         $" = {saved.TotalBytes / gib / config.NumHiddenLayers,6:F3} GiB/layer  largest attention tensor {largest / gib:F3} GiB");
     Console.WriteLine($"  {"",-44} {string.Join(", ", byKind)}; weights {weights / gib:F2} GiB + folded transposes {copies / gib:F2} GiB" +
         (saved.Unsized.Count > 0 ? $"  [{saved.Unsized.Count} unsized: {string.Join(", ", saved.Unsized.Take(3))}]" : ""));
+    var nbits = nodes.Where(n => n.OpType == "MatMulNBits").ToList();
+    if (nbits.Count > 0)
+    {
+        // dX of each int4 linear dequantizes at most Int4ChunkBytes of W at once (float32); a few temporaries of that size
+        long chunk = nbits.Max(n => Math.Min(n.GetInt("N", 0) * n.GetInt("K", 0) * 4, new GradientOptions().Int4ChunkBytes));
+        Console.WriteLine($"      int4: {nbits.Count} MatMulNBits, largest dequantized dX piece {chunk / (double)(1 << 20):F0} MiB; "
+            + $"weights + saved activations {(weights + copies + saved.TotalBytes) / gib:F2} GiB (+ LoRA optimizer state and transients)");
+    }
     if (Get("top", "") is { Length: > 0 } top)
     {
         foreach (var t in saved.Tensors.OrderByDescending(t => t.Bytes).Take(int.Parse(top, CultureInfo.InvariantCulture)))

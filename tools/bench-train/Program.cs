@@ -3,6 +3,9 @@
 // AdamW, batch B x T random tokens; warmup steps are excluded and tokens/s uses the median step. One mode per process,
 // so VmHWM (peak RSS) belongs to that mode alone. It prints one RESULT line for run.sh to parse.
 // Sessions follow RuntimeOptions: ONNXLORA_* variables give defaults (as in the CLI), --device/--threads/--tf32 win.
+// --synthetic builds the preset's graph directly with seeded random weights (no checkpoint, no import), and
+// --int4 sym|asym then lays every linear out as the builder's -p int4 MatMulNBits (QLoRA; Int4Synthetic): run the
+// same preset with --int4 none and sym to compare fp32 LoRA with QLoRA peak RSS.
 // B=batch, T=time
 using System.Diagnostics;
 using OnnxLora.Autodiff.Optim;
@@ -39,8 +42,15 @@ var recomputeLogits = bool.Parse(opts.Get("recompute-logits", "false"));
 bool? weightViews = opts.Get("weight-views", "") is { Length: > 0 } wv ? bool.Parse(wv) : null; // false: ORT's folded, prepacked weight copies; default by dtype
 int attentionBlocks = int.Parse(opts.Get("attention-blocks", "1")); // 1: full (B,H,T,T) attention; N: N query blocks
 var dtype = opts.Get("dtype", "float32"); // float32 | float16 | bfloat16 (base weights; LoRA masters stay fp32)
+var synthetic = bool.Parse(opts.Get("synthetic", "false"));
+var int4 = opts.Get("int4", "none"); // none | sym | asym (with --synthetic)
+if (int4 is not ("none" or "sym" or "asym") || (int4 != "none" && !synthetic) || (synthetic && dtype != "float32"))
+{
+    Console.Error.WriteLine("error: --int4 none|sym|asym needs --synthetic true, which is float32 only");
+    return 2;
+}
 
-if (!File.Exists(Path.Combine(hfDir, "model.safetensors")))
+if (!synthetic && !File.Exists(Path.Combine(hfDir, "model.safetensors")))
 {
     var sw0 = Stopwatch.StartNew();
     // a bf16 benchmark gets a bf16 checkpoint: an 8B model is 16 GB on disk instead of 32
@@ -55,7 +65,7 @@ long gpuBaseline = gpu?.UsedBytes() ?? 0;
 // The checkpoint is imported once per dtype into a cache folder beside it (the 1B preset's import writes 5 GB;
 // rerunning it per process would dominate the benchmark's wall time and disk traffic).
 var onnxDir = opts.Get("onnx", $"{hfDir.TrimEnd('/')}-onnx-{dtype}");
-if (!File.Exists(Path.Combine(onnxDir, "model.onnx")))
+if (!synthetic && !File.Exists(Path.Combine(onnxDir, "model.onnx")))
 {
     var et = dtype switch { "float32" => ElementType.Float, "float16" => ElementType.Float16, "bfloat16" => ElementType.BFloat16, _ => throw new ArgumentException($"--dtype float32|float16|bfloat16, got '{dtype}'") };
     var sw0 = Stopwatch.StartNew();
@@ -66,6 +76,19 @@ var work = Path.Combine(Path.GetTempPath(), "onnxlora-bench-" + Guid.NewGuid().T
 try
 {
     var modelPath = Path.Combine(onnxDir, "model.onnx");
+    int? syntheticVocab = null;
+    if (synthetic)
+    {
+        var sw1 = Stopwatch.StartNew();
+        var config = RandomLlama.Preset(opts.Get("preset", "bench-58m"));
+        var m = GenAiLlamaGraph.Build(config, ElementType.Float, (name, shape) => RandomWeight(name, shape, seed));
+        int converted = int4 == "none" ? 0 : Int4Synthetic.Apply(m, symmetric: int4 == "sym", seed);
+        modelPath = Path.Combine(work, "synthetic", "model.onnx");
+        Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
+        ModelWriter.Save(m, modelPath, new ExternalDataOptions { DataFileName = "model.onnx.data" });
+        syntheticVocab = config.VocabSize;
+        Console.Error.WriteLine($"{mode}: synthetic {opts.Get("preset", "bench-58m")} ({(int4 == "none" ? "float32" : $"{converted} int4 linears, {int4}")}) written in {sw1.Elapsed.TotalSeconds:F1}s");
+    }
     var options = mode switch
     {
         "lora" => new TrainingGraphOptions { Lora = new LoraSettings { Rank = 16, Alpha = 32 }, LossScaling = dtype != "float32", Recompute = recompute, LossChunks = lossChunks, RecomputeLogits = recomputeLogits, Device = device, WeightViews = weightViews, AttentionBlocks = attentionBlocks },
@@ -98,7 +121,7 @@ try
     double sessionSeconds = sw.Elapsed.TotalSeconds;
     Console.Error.WriteLine($"{mode}: sessions in {sessionSeconds:F1}s (cpu {sessionCpu:F1}s), RSS {Status("VmRSS:"):F0} MB (anon {Status("RssAnon:"):F0}, file {Status("RssFile:"):F0}), peak {Status("VmHWM:"):F0} MB");
 
-    var vocab = LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
+    var vocab = syntheticVocab ?? LlamaConfig.Load(Path.Combine(hfDir, "config.json")).VocabSize;
     var ids = new long[batch * time];
     for (int i = 0; i < ids.Length; i++)
     {
@@ -107,12 +130,12 @@ try
     var mask = Enumerable.Repeat(1L, ids.Length).ToArray();
     using var tensors = new BatchTensors(ids, mask, ids, batch, time);
 
-    string common = $"impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} batch={batch} seq={time} " +
+    string common = $"impl=onnxlora mode={mode} device={deviceName} threads={runtime.Threads} dtype={dtype} int4={int4} batch={batch} seq={time} " +
         $"weight_mb={weightMb:F0} session_s={sessionSeconds:F1} session_cpu_s={sessionCpu:F1}";
     if (steps == 0)
     {
         Console.WriteLine($"RESULT {common} peak_rss_mb={Status("VmHWM:"):F0}");
-        return;
+        return 0;
     }
     var times = new List<double>();
     var cpuTimes = new List<double>();
@@ -142,6 +165,25 @@ finally
 {
     AtomicFolder.TryDelete(work);
 }
+return 0;
+
+// A seeded weight for --synthetic: norms 1, everything else U(-0.02, 0.02), generated as it is written.
+static Initializer RandomWeight(string name, long[] shape, int seed) =>
+    new(name, ElementType.Float, shape, TensorData.FromGenerator(Initializer.ElementCount(shape) * 4, stream =>
+    {
+        var rng = new Random(HashCode.Combine(seed, name.Length, name.GetHashCode(StringComparison.Ordinal)));
+        bool norm = name.Contains("norm", StringComparison.Ordinal);
+        var buf = new float[1 << 18];
+        for (long left = Initializer.ElementCount(shape); left > 0; left -= buf.Length)
+        {
+            int n = (int)Math.Min(buf.Length, left);
+            for (int i = 0; i < n; i++)
+            {
+                buf[i] = norm ? 1f : (float)((rng.NextDouble() * 2 - 1) * 0.02);
+            }
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buf.AsSpan(0, n)));
+        }
+    }));
 
 static double Median(List<double> values)
 {

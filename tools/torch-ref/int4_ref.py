@@ -207,7 +207,11 @@ def reference(dequant, lm_head, adapter, scaling, ref):
     out = {"input_ids": ids, "attention_mask": mask, "labels": labels, "base.logits": base_logits,
            "base.loss": tl.hf_loss(base_logits, labels).reshape(1), "lora.logits": logits, "lora.loss": loss.reshape(1), **grads}
     traj_model = tl.inject_lora(tl.build(attn="sdpa", weights=replaced), adapter, scaling)
-    return out, tl.run_trajectory(traj_model, tl.fixture_trajectory()), replaced
+    # The same 30 steps in float64: how far fp32 rounding alone moves this trajectory (AdamW's first steps are
+    # sign-like, so gradient entries whose sign is within rounding noise can amplify it; see README).
+    traj64 = tl.inject_lora(tl.build(attn="sdpa", weights=replaced), adapter, scaling).double()
+    losses64 = tl.run_trajectory(traj64, tl.fixture_trajectory())
+    return out, tl.run_trajectory(traj_model, tl.fixture_trajectory()), losses64, replaced
 
 
 def main():
@@ -255,7 +259,7 @@ def main():
         print(f"wrote {path16} ({os.path.getsize(path16)} B)")
 
     for variant, (sym, lm_head) in VARIANTS.items():
-        out, losses, replaced = reference(quantized[sym][1], lm_head, adapter, scaling, ref)
+        out, losses, losses64, replaced = reference(quantized[sym][1], lm_head, adapter, scaling, ref)
         path = os.path.join(a.out, f"reference_{variant}.safetensors")
         tl.save_safetensors(path, out, dict(meta_common, symmetric=sym, lm_head_quantized=lm_head,
                             weights="fixture base with every q,k,v,o,gate,up,down" + (" and lm_head" if lm_head else "")
@@ -263,6 +267,8 @@ def main():
                             attention="sdpa semantics (no padding in this batch)", lora="fixture adapter/, scaling 2"))
         traj_out = {k: traj[k] for k in ("optimizer", "lr", "betas", "eps", "weight_decay", "labels", "batches")}
         traj_out["losses"] = losses
+        traj_out["losses_fp64"] = losses64
+        traj_out["fp32_vs_fp64_max_abs"] = max(abs(x - y) for x, y in zip(losses, losses64))
         traj_out["weights"] = f"int4 {('symmetric' if sym else 'asymmetric')} block {BLOCK} dequantized, lm_head " \
                               f"{'int4' if lm_head else 'fp32'}; tools/torch-ref/int4_ref.py, torch {torch.__version__}"
         tpath = os.path.join(a.out, f"trajectory_{variant}.json")
@@ -270,7 +276,8 @@ def main():
         print(f"{variant}: lora.loss {out['lora.loss'].item():.7f} (fp32 {ref['lora.loss'].item():.7f}), base.loss "
               f"{out['base.loss'].item():.7f}, lora.logits vs fp32 max|d| {tl.max_abs(out['lora.logits'], ref['lora.logits']):.2e}, "
               f"grads vs fp32 max rel {max(tl.rel_err(out[k], ref[k]) for k in out if k.startswith('grad.')):.2e}, "
-              f"step-30 loss {losses[-1]:.7f} (fp32 {traj['losses'][-1]:.7f}); wrote {os.path.basename(path)} "
+              f"step-30 loss {losses[-1]:.7f} (fp32 {traj['losses'][-1]:.7f}), trajectory fp32 vs fp64 "
+              f"max|d| {traj_out['fp32_vs_fp64_max_abs']:.1e}; wrote {os.path.basename(path)} "
               f"({os.path.getsize(path)} B), {os.path.basename(tpath)}")
         if a.onnx_check:
             export_matmulnbits(a.onnx_check, variant, quantized[sym][0], replaced, lm_head, sym, ref)

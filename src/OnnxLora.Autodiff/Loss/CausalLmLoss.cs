@@ -49,7 +49,7 @@ public static class CausalLmLoss
         var target = b.Concat(1, next, none); // (B,T): what position t predicts
         if (chunks > 1 && LinearHead(g, logits) is { } head)
         {
-            return AddChunked(b, head.Hidden, head.Weight, head.Vocab, target, logitsType, chunks, recomputeLogits);
+            return AddChunked(b, head.Hidden, head.Head, head.Vocab, target, logitsType, chunks, recomputeLogits);
         }
         var scores = logitsType == ElementType.Float ? logits : b.Cast(logits, ElementType.Float);
         var vocab = b.Shape(scores, 2, 3); // [V]
@@ -63,7 +63,7 @@ public static class CausalLmLoss
     /// Σ_c CE_sum(h_c·W, target_c) / #(target ≠ -100), h and target split into the same T chunks of
     /// ceil(T/chunks) (the last ones shorter or empty when T is small).
     /// </summary>
-    private static string AddChunked(GraphBuilder b, string hidden, string weight, long vocab, string target, ElementType logitsType,
+    private static string AddChunked(GraphBuilder b, string hidden, Node head, long vocab, string target, ElementType logitsType,
         int chunks, bool recomputeLogits)
     {
         var t = b.Shape(hidden, 1, 2); // [T]
@@ -82,7 +82,7 @@ public static class CausalLmLoss
         var losses = new string[chunks];
         for (int c = 0; c < chunks; c++)
         {
-            var scores = logitsBuilder.MatMul(hs[c], weight); // (B,Tc,V)
+            var scores = head.OpType == "MatMul" ? logitsBuilder.MatMul(hs[c], head.Input(1)) : HeadCopy(logitsBuilder, head, hs[c]); // (B,Tc,V)
             if (logitsType != ElementType.Float)
             {
                 scores = logitsBuilder.Cast(scores, ElementType.Float);
@@ -97,15 +97,34 @@ public static class CausalLmLoss
         return LossOutput;
     }
 
-    /// <summary>(h, W, V) when logits = MatMul(h (B,T,D), W) with W a constant (D,V) initializer.</summary>
-    private static (string Hidden, string Weight, long Vocab)? LinearHead(Graph g, string logits)
+    /// <summary>
+    /// (h, head node, V) when logits = MatMul(h (B,T,D), W) with W a constant (D,V) initializer, or an int4 head
+    /// MatMulNBits(h, W_q4, scales, ...) with constant codes (V = its N).
+    /// </summary>
+    private static (string Hidden, Node Head, long Vocab)? LinearHead(Graph g, string logits)
     {
         var producer = g.Nodes.LastOrDefault(n => n.Outputs.Contains(logits));
+        if (producer is { OpType: "MatMulNBits", Domain: Model.MicrosoftDomain } && g.Initializers.ContainsKey(producer.Input(1))
+            && producer.GetInt("N", 0) is > 0 and var n)
+        {
+            return (producer.Input(0), producer, n);
+        }
         if (producer is not { OpType: "MatMul", Domain: "" } || !g.Initializers.TryGetValue(producer.Input(1), out var w) || w.Dims.Length != 2)
         {
             return null;
         }
-        return (producer.Input(0), w.Name, w.Dims[1]);
+        return (producer.Input(0), producer, w.Dims[1]);
+    }
+
+    /// <summary>The int4 head applied to one chunk: the node again with input 0 replaced, same weights and attributes.</summary>
+    private static string HeadCopy(GraphBuilder b, Node head, string chunk)
+    {
+        var g = b.Graph;
+        var output = g.UniqueName(b.Scope + "lm_head_chunk/output_0");
+        var copy = new Node(head.OpType, g.UniqueName(b.Scope + "lm_head_chunk"), [chunk, .. head.Inputs.Skip(1)], [output], head.Domain);
+        copy.Proto.Attribute.AddRange(head.Proto.Attribute.Select(a => a.Clone()));
+        g.AddNode(copy);
+        return output;
     }
 
     /// <summary>

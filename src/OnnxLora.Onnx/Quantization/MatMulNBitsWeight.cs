@@ -85,8 +85,10 @@ public sealed class MatMulNBitsWeight
         var codes = Constant(graph, node.Input(MatMulNBits.CodesInput), "B (codes)", where);
         if (codes.Type != ElementType.UInt8 || !codes.Dims.SequenceEqual(layout.CodeDims))
         {
+            bool unpadded = k % block != 0 && codes.Dims.Length == 3 && codes.Dims[1] < layout.BlocksPerColumn;
             throw new InvalidDataException(
-                $"{where}: B '{codes.Name}' is {codes.Type.OnnxName()} [{string.Join(",", codes.Dims)}], expected uint8 [{string.Join(",", layout.CodeDims)}]");
+                $"{where}: B '{codes.Name}' is {codes.Type.OnnxName()} [{string.Join(",", codes.Dims)}], expected uint8 [{string.Join(",", layout.CodeDims)}]"
+                + (unpadded ? I($" (block_size {block} does not divide K={k}: the builder pads K to {layout.BlocksPerColumn} whole blocks)") : ""));
         }
         var scales = Constant(graph, node.Input(MatMulNBits.ScalesInput), "scales", where);
         if (scales.Type is not (ElementType.Float or ElementType.Float16) || scales.ElementCountValue != layout.ScaleCount)

@@ -1,8 +1,8 @@
 // Turns an inference graph into a training forward graph: standard ops at the opset our nodes need (Gemm as
 // MatMul + Add), no KV cache, positions 0..T-1 computed in the graph, attention and norms in standard ops, and attention rows
 // that see no key giving zeros (SDPA semantics) whether the attention was a contrib op (AttentionLowering)
-// or already standard ops (torch.onnx/optimum exports: MaskedRowZeroing). Any contrib op left afterwards
-// fails here, naming the node. It does not inject LoRA or add the loss.
+// or already standard ops (torch.onnx/optimum exports: MaskedRowZeroing). Int4 linears stay MatMulNBits at
+// full precision (Int4Precision). Any other contrib op left afterwards fails here, naming the node. It does not inject LoRA or add the loss.
 using OnnxLora.Models;
 using OnnxLora.Onnx.Ir;
 
@@ -30,7 +30,9 @@ public sealed class TrainingLowering
         modified |= lowered || MaskedRowZeroing.Run(model, computeType).Modified;
         modified |= NormLowering.Run(model, computeType).Modified;
         modified |= RecomputeMarking.Run(model).Modified;
-        var left = model.Graph.Nodes.FirstOrDefault(n => (n.Domain.Length > 0 && n.Domain != "ai.onnx") || OrtOnlyDefaultDomainOps.Contains(n.OpType));
+        modified |= Int4Precision.Run(model).Modified;
+        var left = model.Graph.Nodes.FirstOrDefault(n => (n.Domain.Length > 0 && n.Domain != "ai.onnx"
+            && !(n.Domain == Model.MicrosoftDomain && Int4Precision.KeptContribOps.Contains(n.OpType))) || OrtOnlyDefaultDomainOps.Contains(n.OpType));
         if (left is not null)
         {
             throw new RewriteException($"cannot lower {left} (domain '{left.Domain}') to standard ONNX ops for training");

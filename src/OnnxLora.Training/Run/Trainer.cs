@@ -2,7 +2,8 @@
 // schedule, eval, checkpoints and exact resume → PEFT adapter + metrics + loss curve in the run
 // folder. It reports progress as events and never prints; cancellation checkpoints and returns; a caller's
 // write guard (a worker's lease) that turns false stops it before its next write, writing nothing more.
-// B=batch, T=time. Non-finite losses stop the run before any update touches the weights.
+// B=batch, T=time. Non-finite losses stop the run before any update touches the weights. A run folder this call
+// created is removed again when the run fails before its first step (a model or data it refused): nothing written.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -34,6 +35,7 @@ public sealed class Trainer
     private readonly string _runDir;
     private readonly IProgress<TrainEvent>? _progress;
     private Func<bool>? _mayWrite;
+    private bool _stepping;
     private int _step;
 
     public Trainer(TrainConfig config, string runDir, IProgress<TrainEvent>? progress = null)
@@ -58,6 +60,20 @@ public sealed class Trainer
     /// <param name="cancel">Stops at the next step with a checkpoint.</param>
     /// <param name="mayWrite">Asked before every write to the run folder; false throws <see cref="RunFencedException"/>.</param>
     public TrainSummary Run(CancellationToken cancel = default, Func<bool>? mayWrite = null)
+    {
+        bool created = !Directory.Exists(_runDir);
+        try
+        {
+            return RunSteps(cancel, mayWrite);
+        }
+        catch (Exception e) when (created && !_stepping && e is not RunFencedException && Directory.Exists(_runDir))
+        {
+            Directory.Delete(_runDir, recursive: true);
+            throw;
+        }
+    }
+
+    private TrainSummary RunSteps(CancellationToken cancel, Func<bool>? mayWrite)
     {
         _mayWrite = mayWrite;
         var c = _config;
@@ -121,6 +137,7 @@ public sealed class Trainer
         long tokens = 0;
         double? lastLoss = null;
         bool completed = true;
+        _stepping = true;
         while (step < total)
         {
             if (cancel.IsCancellationRequested)

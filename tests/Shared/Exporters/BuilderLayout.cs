@@ -39,6 +39,15 @@ public sealed record BuilderOptions
 
     /// <summary>--extra_options filename=…: the decoder file, named in genai_config.json.</summary>
     public string Filename { get; init; } = "model.onnx";
+
+    /// <summary>-p int4 with the committed reference codes: "sym" (the default quantizer) or "asym" (is_symmetric=false); null = float.</summary>
+    public string? Int4 { get; init; }
+
+    /// <summary>With <see cref="Int4"/>: the lm_head quantized too (the builder's default) or kept float (nodes_to_exclude).</summary>
+    public bool Int4LmHead { get; init; } = true;
+
+    /// <summary>With <see cref="Int4"/>: MatMulNBits' accuracy_level, 4 as the builder writes for -e cpu, 0 for other providers.</summary>
+    public long Int4AccuracyLevel { get; init; } = Int4BuilderLayout.CpuAccuracyLevel;
 }
 
 public static class BuilderLayout
@@ -52,6 +61,10 @@ public static class BuilderLayout
         var c = LlamaConfig.Load(Path.Combine(hfDir, "config.json"));
         using var weights = SafetensorsFile.Open(Path.Combine(hfDir, "model.safetensors"));
         var model = Build(c, name => weights.ReadAsFloat32(name), o);
+        if (o.Int4 is { } variant)
+        {
+            Int4BuilderLayout.Apply(model, Int4BuilderLayout.Tensors(variant), o.Int4LmHead, o.Int4AccuracyLevel);
+        }
         Directory.CreateDirectory(outDir);
         ModelWriter.Save(model, Path.Combine(outDir, o.Filename),
             new ExternalDataOptions { DataFileName = o.Filename + ".data", InlineThreshold = 0, ReferenceFilesInOutputFolder = false });
