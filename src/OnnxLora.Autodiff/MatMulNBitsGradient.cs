@@ -7,6 +7,7 @@
 // done in column chunks of at most GradientOptions.Int4ChunkBytes, each ordered after the previous partial sum, so at most one
 // chunk is dequantized at a time. W = (code − zero point) · scale in float32, as MatMulNBits and MLAS compute it.
 // No gradient for B, scales or zero points (frozen). GY (...,N), A (...,K), kb = ceil(K/block).
+using OnnxLora.Onnx;
 using OnnxLora.Onnx.Ir;
 
 namespace OnnxLora.Autodiff;
@@ -22,7 +23,7 @@ internal static class MatMulNBitsGradient
         long k = n.GetInt("K", -1), nOut = n.GetInt("N", -1), block = n.GetInt("block_size", -1), bits = n.GetInt("bits", 4);
         if (k <= 0 || nOut <= 0 || block <= 0 || bits != 4 || n.GetInt("weight_prepacked", 0) != 0)
         {
-            throw new NotSupportedException($"{n}: no gradient for MatMulNBits other than 4-bit, unprepacked, with K, N and block_size");
+            throw new BadInputException($"{n}: no gradient for MatMulNBits other than 4-bit, unprepacked, with K, N and block_size");
         }
         long kb = (k + block - 1) / block;
         long chunk = Math.Max(1, Math.Min(nOut, g.Options.Int4ChunkBytes / (k * sizeof(float))));

@@ -58,17 +58,17 @@ internal static class ShapeGradient
     {
         if ((g.String("mode") ?? "constant") != "constant")
         {
-            throw new NotSupportedException($"{g.Node}: the Pad gradient supports constant mode only");
+            throw new BadInputException($"{g.Node}: the Pad gradient supports constant mode only");
         }
         if (g.ConstantInts(g.I(1)) is { } constant && constant.Any(p => p < 0))
         {
-            throw new NotSupportedException($"{g.Node}: the Pad gradient supports non-negative pads only (a negative pad crops)");
+            throw new BadInputException($"{g.Node}: the Pad gradient supports non-negative pads only (a negative pad crops)");
         }
         bool hasAxes = g.InputCount > 3 && g.Node.Input(3).Length > 0;
         long? count = hasAxes ? g.ConstantInts(g.I(3))?.Length : g.Rank(g.Node.Input(0));
         if (count is not { } n)
         {
-            throw new NotSupportedException($"{g.Node}: the Pad gradient needs a known input rank or constant axes");
+            throw new BadInputException($"{g.Node}: the Pad gradient needs a known input rank or constant axes");
         }
         var b = g.B;
         var pads = b.Cast(g.I(1), ElementType.Int64);

@@ -66,7 +66,7 @@ internal static class ParityCommand
                     : r.GetValue(lossChunks),
                 RecomputeLogits = r.GetValue(recomputeLogits),
                 AttentionBlocks = r.GetValue(attentionBlocks) is var ab and < 1
-                    ? throw new ArgumentException($"--attention-blocks must be ≥ 1, got {ab}")
+                    ? throw new BadInputException($"--attention-blocks must be ≥ 1, got {ab}")
                     : r.GetValue(attentionBlocks),
                 LossScale = r.GetValue(lossScale) is { } ls and (<= 0 or float.NaN)
                     ? throw new BadInputException($"--loss-scale must be > 0, got {ls}")

@@ -58,7 +58,7 @@ public sealed unsafe class MappedFile : IDisposable
         }
         if (length > int.MaxValue)
         {
-            throw new NotSupportedException($"{Path}: a single span of {length} bytes exceeds 2 GiB");
+            throw new BadInputException($"{Path}: a single span of {length} bytes exceeds 2 GiB");
         }
         return new ReadOnlySpan<byte>(_pointer + offset, (int)length);
     }
