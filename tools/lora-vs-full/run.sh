@@ -4,11 +4,11 @@
 # tokenizer's chat template; 10% held out). Methods: full; LoRA r=4/8/16/64 on all 7 projections (alpha = 2r);
 # LoRA r=16 on q_proj+v_proj. Each at 3 learning rates (full and LoRA r16, which decide the claim, at 4); every run has the same data order, batch, steps and
 # tokens. One process per run (peak RSS is its own). Prints the markdown table and writes it to $out/table.md.
-# Usage: tools/lora-vs-full/run.sh [steps=60] [base=runs/pretrained/model] [out=runs/lora-vs-full]
+# Usage: tools/lora-vs-full/run.sh [steps=150] [base=runs/pretrained/model] [out=runs/lora-vs-full]
 #   JOBS=n runs n trainings at once (default 1: tokens/s are then comparable). ONNXLORA_THREADS as usual.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-steps="${1:-60}"; base="$(realpath -m "${2:-$root/runs/pretrained/model}")"; out="$(realpath -m "${3:-$root/runs/lora-vs-full}")"
+steps="${1:-150}"; base="$(realpath -m "${2:-$root/runs/pretrained/model}")"; out="$(realpath -m "${3:-$root/runs/lora-vs-full}")"
 jobs="${JOBS:-1}"
 [ -f "$base/model.onnx" ] || { echo "$base/model.onnx: no pretrained base; run tools/pretrain/run.sh first" >&2; exit 2; }
 t0=$(date +%s)
