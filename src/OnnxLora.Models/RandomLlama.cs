@@ -97,19 +97,12 @@ public static class RandomLlama
             BosTokenId = 128000,
             EosTokenIds = [128001],
         },
-        "llama-3-70b" => new LlamaConfig
+        "llama-3-70b" => Preset("llama-3-8b") with
         {
-            VocabSize = 128256,
             HiddenSize = 8192,
             IntermediateSize = 28672,
             NumHiddenLayers = 80,
             NumAttentionHeads = 64,
-            NumKeyValueHeads = 8,
-            HeadDim = 128,
-            MaxPositionEmbeddings = 8192,
-            RopeTheta = 500000,
-            BosTokenId = 128000,
-            EosTokenIds = [128001],
         },
         _ => throw new BadInputException($"unknown preset '{name}' ({string.Join(", ", Presets)})"),
     };

@@ -71,15 +71,7 @@ public static class SharedInputLoraFusion
         var type = ws[0].Type;
         var loraType = Graph.TypeOf(g.FindInput(members[0].A)!).Element;
 
-        foreach (var m in matched)
-        {
-            g.Nodes.Remove(m.Base);
-            g.Nodes.Remove(m.Down);
-            g.Nodes.Remove(m.Up);
-            g.Nodes.Remove(m.Add);
-            g.Inputs.RemoveAll(i => i.Name == m.Target.A || i.Name == m.Target.B);
-        }
-        var stillRead = g.Nodes.SelectMany(n => n.Inputs).ToHashSet(StringComparer.Ordinal);
+        var stillRead = RemoveMatched(g, matched);
         foreach (var w in ws.Where(w => !stillRead.Contains(w.Name)))
         {
             g.Initializers.Remove(w.Name); // a weight other nodes also read (torch.onnx deduplicates) stays
@@ -124,15 +116,7 @@ public static class SharedInputLoraFusion
         }
         long inF = qs[0].Layout.K, sumOut = qs.Sum(q => (long)q.Layout.N), sumR = members.Sum(t => (long)t.Rank);
         var loraType = Graph.TypeOf(g.FindInput(members[0].A)!).Element;
-        foreach (var m in matched)
-        {
-            g.Nodes.Remove(m.Base);
-            g.Nodes.Remove(m.Down);
-            g.Nodes.Remove(m.Up);
-            g.Nodes.Remove(m.Add);
-            g.Inputs.RemoveAll(i => i.Name == m.Target.A || i.Name == m.Target.B);
-        }
-        var stillRead = g.Nodes.SelectMany(n => n.Inputs).ToHashSet(StringComparer.Ordinal);
+        var stillRead = RemoveMatched(g, matched);
         string Concat(string suffix, Func<MatMulNBitsWeight, Initializer> pick, long[] dims)
         {
             var parts = qs.Select(pick).ToList();
@@ -193,6 +177,20 @@ public static class SharedInputLoraFusion
     }
 
     private sealed record Matched(LoraTarget Target, Node Base, Node Down, Node Up, Node Add);
+
+    // Removes each member's base MatMul, LoRA branch and Add and its A/B inputs; returns the values still read.
+    private static HashSet<string> RemoveMatched(Graph g, List<Matched> matched)
+    {
+        foreach (var m in matched)
+        {
+            g.Nodes.Remove(m.Base);
+            g.Nodes.Remove(m.Down);
+            g.Nodes.Remove(m.Up);
+            g.Nodes.Remove(m.Add);
+            g.Inputs.RemoveAll(i => i.Name == m.Target.A || i.Name == m.Target.B);
+        }
+        return g.Nodes.SelectMany(n => n.Inputs).ToHashSet(StringComparer.Ordinal);
+    }
 
     // MatMul(x, A) → MatMul(·, B) → Add(MatMul(x, W), ·): the injection's shape with the transposed layout.
     private static Matched Match(Graph g, LoraTarget t, Dictionary<string, List<Node>> consumers, Dictionary<string, Node> producers)
