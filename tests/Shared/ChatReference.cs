@@ -41,6 +41,17 @@ public static class ChatReference
             if (!File.Exists(Path.Combine(dir, "tokenizer_config.json")))
             {
                 Directory.CreateDirectory(dir);
+                // one folder per test process, removed when it exits (the test host shares it between test classes)
+                AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+                {
+                    try
+                    {
+                        Directory.Delete(dir, recursive: true);
+                    }
+                    catch (IOException)
+                    {
+                    }
+                };
                 File.Copy(Path.Combine(package, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"), overwrite: true);
                 var config = JsonNode.Parse(File.ReadAllText(Path.Combine(package, "tokenizer_config.json")))!.AsObject();
                 config["chat_template"] = template.GetValue<string>();
