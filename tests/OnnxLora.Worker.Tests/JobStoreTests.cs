@@ -136,6 +136,23 @@ public abstract class JobStoreTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task AJobHandedBackOrFailingAfterACancelRequestEndsCancelledNotQueued()
+    {
+        var s = Store();
+        var released = (await Submit(s)).Job!.Id;
+        Assert.NotNull(await s.ClaimAsync("w1", s_long, default));
+        Assert.True((await s.RequestCancelAsync("a", released, default))!.Accepted);
+        Assert.True(await s.ReleaseAsync(released, "w1", default)); // e.g. a fenced run handing the job back
+        Assert.Equal(JobStates.Cancelled, (await s.GetAsync("a", released, default))!.State);
+
+        var failed = (await Submit(s)).Job!.Id;
+        Assert.NotNull(await s.ClaimAsync("w1", s_long, default));
+        Assert.True((await s.RequestCancelAsync("a", failed, default))!.Accepted);
+        Assert.True(await s.FailAsync(failed, "w1", "IOException: disk", retryable: true, default));
+        Assert.Equal(JobStates.Cancelled, (await s.GetAsync("a", failed, default))!.State);
+    }
+
+    [SkippableFact]
     public async Task ExhaustedAttemptsFailTheJobWithTheReason()
     {
         var s = Store();

@@ -309,18 +309,26 @@ public abstract class SqlJobStore : IJobStore
 
     public Task<bool> FailAsync(string id, string worker, string error, bool retryable, CancellationToken ct) =>
         EndAsync(id, worker,
-            $"state = CASE WHEN @retry = 1 AND (attempts < max_attempts OR {ResumesAfterFailure} = 1) THEN '{JobStates.Queued}' " +
+            $"state = CASE WHEN cancel_requested = 1 THEN '{JobStates.Cancelled}' " +
+            $"WHEN @retry = 1 AND (attempts < max_attempts OR {ResumesAfterFailure} = 1) THEN '{JobStates.Queued}' " +
             $"ELSE '{JobStates.Failed}' END, error = @error, attempts = attempts - {ResumesAfterFailure}, " +
             $"crash_resumes = crash_resumes + {ResumesAfterFailure}",
             retryable ? "failed-retryable" : "failed",
-            j => j.State == JobStates.Queued
+            j => j.State == JobStates.Cancelled ? $$"""{"state":"{{JobStates.Cancelled}}","error":{{Json(error)}}}"""
+                : j.State == JobStates.Queued
                 ? $$"""{"state":"{{JobStates.Queued}}","reason":{{Json($"retrying after a failure (attempts {j.Attempts} of {j.MaxAttempts}, resumes {j.CrashResumes}): {error}")}}}"""
                 : $$"""{"state":"{{JobStates.Failed}}","error":{{Json(error)}},"retryable":{{(retryable ? "true" : "false")}}}""",
             ct, ("retry", retryable ? 1 : 0), ("error", error));
 
+    // A job handed back after its owner asked to cancel ends cancelled: queued with cancel_requested it could never be
+    // claimed again (the claim skips cancel requests) and would stay queued for ever.
     public Task<bool> ReleaseAsync(string id, string worker, CancellationToken ct) =>
-        EndAsync(id, worker, $"state = '{JobStates.Queued}', attempts = attempts - 1", "released",
-            _ => $$"""{"state":"{{JobStates.Queued}}","reason":"worker shut down; resumes from its checkpoint"}""", ct);
+        EndAsync(id, worker,
+            $"state = CASE WHEN cancel_requested = 1 THEN '{JobStates.Cancelled}' ELSE '{JobStates.Queued}' END, attempts = attempts - 1",
+            "released",
+            j => j.State == JobStates.Cancelled
+                ? $$"""{"state":"{{JobStates.Cancelled}}"}"""
+                : $$"""{"state":"{{JobStates.Queued}}","reason":"worker shut down; resumes from its checkpoint"}""", ct);
 
     public Task<bool> MarkCancelledAsync(string id, string worker, CancellationToken ct) =>
         EndAsync(id, worker, $"state = '{JobStates.Cancelled}'", "cancelled", _ => $$"""{"state":"{{JobStates.Cancelled}}"}""", ct);
