@@ -231,24 +231,7 @@ public sealed class ChunkedOptimizerGraphsTests(ITestOutputHelper output)
     }
 
     private static Dictionary<string, (Array Data, long[] Shape)> OneGraphInputs(float[][] p, float[][] grads, float[][] m, float[][] v,
-        float lr, long step, float gradScale)
-    {
-        var inputs = new Dictionary<string, (Array, long[])>(StringComparer.Ordinal)
-        {
-            [OptimizerNames.LearningRate] = (new[] { lr }, []),
-            [OptimizerNames.Step] = (new[] { step }, []),
-            [OptimizerNames.GradScale] = (new[] { gradScale }, []),
-        };
-        for (int i = 0; i < s_parameters.Length; i++)
-        {
-            var (name, shape) = (s_parameters[i].Name, s_parameters[i].Shape);
-            inputs[name] = (p[i], shape);
-            inputs[OptimizerNames.Grad(name)] = (grads[i], shape);
-            inputs[OptimizerNames.ExpAvg(name)] = (m[i], shape);
-            inputs[OptimizerNames.ExpAvgSq(name)] = (v[i], shape);
-        }
-        return inputs;
-    }
+        float lr, long step, float gradScale) => OptimizerGraphBuilderTests.StepInputs(s_parameters, p, grads, m, v, lr, step, gradScale);
 
     private static float[] Random(Random rng, long n, float scale) =>
         Enumerable.Range(0, (int)n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * scale).ToArray();

@@ -247,7 +247,11 @@ public sealed class OptimizerGraphBuilderTests(ITestOutputHelper output)
     }
 
     private static Dictionary<string, (Array Data, long[] Shape)> StepInputs(float[][] p, float[][] grads, float[][] m, float[][] v,
-        float lr, long step, float gradScale)
+        float lr, long step, float gradScale) => StepInputs(s_parameters, p, grads, m, v, lr, step, gradScale);
+
+    /// <summary>The one-graph AdamW step's feeds for <paramref name="parameters"/> (also the chunked optimizer's reference).</summary>
+    internal static Dictionary<string, (Array Data, long[] Shape)> StepInputs(ParameterSpec[] parameters, float[][] p, float[][] grads,
+        float[][] m, float[][] v, float lr, long step, float gradScale)
     {
         var inputs = new Dictionary<string, (Array, long[])>(StringComparer.Ordinal)
         {
@@ -255,9 +259,9 @@ public sealed class OptimizerGraphBuilderTests(ITestOutputHelper output)
             [OptimizerNames.Step] = (new[] { step }, []),
             [OptimizerNames.GradScale] = (new[] { gradScale }, []),
         };
-        for (int i = 0; i < s_parameters.Length; i++)
+        for (int i = 0; i < parameters.Length; i++)
         {
-            var (name, shape) = (s_parameters[i].Name, s_parameters[i].Shape);
+            var (name, shape) = (parameters[i].Name, parameters[i].Shape);
             inputs[name] = (p[i], shape);
             inputs[OptimizerNames.Grad(name)] = (grads[i], shape);
             inputs[OptimizerNames.ExpAvg(name)] = (m[i], shape);
