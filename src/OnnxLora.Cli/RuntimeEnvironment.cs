@@ -16,6 +16,7 @@ public static class RuntimeEnvironment
         ("ONNXLORA_THREADS", "runtime.threads", "n ≥ 0 (0: ORT's default)"),
         ("ONNXLORA_ARENA", "runtime.cpu_arena", "0 | 1"),
         ("ONNXLORA_MEMPATTERN", "runtime.memory_pattern", "0 | 1"),
+        ("ONNXLORA_SPINNING", "runtime.spinning", "0 | 1"),
         ("ONNXLORA_SESSION_CONFIG", "runtime.session_config", "key=value;key=value"),
         ("ONNXLORA_PROFILE", "runtime.profile_prefix", "a path prefix"),
         ("ONNXLORA_TF32", "runtime.tf32", "0 | 1"),
@@ -46,6 +47,10 @@ public static class RuntimeEnvironment
         if (Value(get, "ONNXLORA_MEMPATTERN") is { } pattern)
         {
             o = o with { MemoryPattern = Flag("ONNXLORA_MEMPATTERN", pattern) };
+        }
+        if (Value(get, "ONNXLORA_SPINNING") is { } spinning)
+        {
+            o = o with { Spinning = Flag("ONNXLORA_SPINNING", spinning) };
         }
         if (Value(get, "ONNXLORA_SESSION_CONFIG") is { } entries)
         {

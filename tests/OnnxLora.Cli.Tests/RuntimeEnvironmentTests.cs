@@ -21,6 +21,7 @@ public sealed class RuntimeEnvironmentTests
         Assert.False(o.Tf32);
         Assert.True(o.CpuArena);
         Assert.False(o.MemoryPattern);
+        Assert.False(o.Spinning);
         Assert.Null(o.ProfilePrefix);
         Assert.Empty(o.SessionConfig);
         Assert.Equal(CudaArenaStrategy.SameAsRequested, o.CudaArena);
@@ -34,6 +35,7 @@ public sealed class RuntimeEnvironmentTests
             ["ONNXLORA_THREADS"] = "2",
             ["ONNXLORA_ARENA"] = "0",
             ["ONNXLORA_MEMPATTERN"] = "1",
+            ["ONNXLORA_SPINNING"] = "1",
             ["ONNXLORA_SESSION_CONFIG"] = "session.intra_op.allow_spinning=0; session.disable_prepacking=1",
             ["ONNXLORA_PROFILE"] = "/tmp/prof",
             ["ONNXLORA_TF32"] = "1",
@@ -43,6 +45,7 @@ public sealed class RuntimeEnvironmentTests
         Assert.Equal(2, o.Threads);
         Assert.False(o.CpuArena);
         Assert.True(o.MemoryPattern);
+        Assert.True(o.Spinning);
         Assert.Equal("0", o.SessionConfig["session.intra_op.allow_spinning"]);
         Assert.Equal("1", o.SessionConfig["session.disable_prepacking"]);
         Assert.Equal("/tmp/prof", o.ProfilePrefix);
@@ -56,6 +59,7 @@ public sealed class RuntimeEnvironmentTests
     [InlineData("ONNXLORA_THREADS", "-1")]
     [InlineData("ONNXLORA_TF32", "yes")]
     [InlineData("ONNXLORA_ARENA", "off")]
+    [InlineData("ONNXLORA_SPINNING", "on")]
     [InlineData("ONNXLORA_CUDA_ARENA", "pow3")]
     [InlineData("ONNXLORA_SESSION_CONFIG", "novalue")]
     public void MalformedVariableIsNamed(string name, string value)

@@ -1,5 +1,5 @@
 // Creates every ORT session of the product from one RuntimeOptions: full graph optimisation, sequential
-// execution, the options' threads, arena, memory pattern, config entries and profiling, on CPU or CUDA;
+// execution, the options' threads, arena, memory pattern, spinning, config entries and profiling, on CPU or CUDA;
 // optionally over SharedWeights (frozen weights mapped once, prepacking off).
 // CUDA needs the GPU build of ORT; asking for it without one is a clear error, not a silent fallback to CPU.
 // It reads no environment variable and keeps no state; the caller owns (and releases) each session.
@@ -64,7 +64,7 @@ public static class SessionFactory
         };
         try
         {
-            foreach (var (key, value) in runtime.SessionConfig)
+            foreach (var (key, value) in ConfigEntries(runtime))
             {
                 options.AddSessionConfigEntry(key, value);
             }
@@ -85,6 +85,24 @@ public static class SessionFactory
             options.Dispose();
             throw;
         }
+    }
+
+    /// <summary>ORT's session config key for intra-op spinning ("0" or "1").</summary>
+    public const string AllowSpinningKey = "session.intra_op.allow_spinning";
+
+    /// <summary>
+    /// The session config entries <paramref name="runtime"/> stands for: its own entries, plus spinning turned off
+    /// when <see cref="RuntimeOptions.Spinning"/> is false and the entries do not set it themselves.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ConfigEntries(RuntimeOptions runtime)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        var entries = new Dictionary<string, string>(runtime.SessionConfig, StringComparer.Ordinal);
+        if (!runtime.Spinning)
+        {
+            entries.TryAdd(AllowSpinningKey, "0");
+        }
+        return entries;
     }
 
     /// <summary>

@@ -73,6 +73,7 @@ public static class TrainConfigLoader
         ["runtime.cuda_arena"] = (c, v, k) => c with { Runtime = c.Runtime with { CudaArena = Enum<CudaArenaStrategy>(v, k) } },
         ["runtime.threads"] = (c, v, k) => c with { Runtime = c.Runtime with { Threads = Int(v, k) } },
         ["runtime.memory_pattern"] = (c, v, k) => c with { Runtime = c.Runtime with { MemoryPattern = Bool(v, k) } },
+        ["runtime.spinning"] = (c, v, k) => c with { Runtime = c.Runtime with { Spinning = Bool(v, k) } },
         ["runtime.profile_prefix"] = (c, v, k) => c with { Runtime = c.Runtime with { ProfilePrefix = Str(v, k) } },
         ["runtime.session_config"] = (c, v, k) => c with { Runtime = c.Runtime with { SessionConfig = Map(v, k) } },
     };

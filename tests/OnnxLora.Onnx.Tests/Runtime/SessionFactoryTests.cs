@@ -32,6 +32,18 @@ public sealed class SessionFactoryTests
     }
 
     [Fact]
+    public void SpinningIsOffByDefaultAndAnExplicitEntryWins()
+    {
+        Assert.Equal("0", SessionFactory.ConfigEntries(new RuntimeOptions())[SessionFactory.AllowSpinningKey]);
+        Assert.False(SessionFactory.ConfigEntries(new RuntimeOptions { Spinning = true }).ContainsKey(SessionFactory.AllowSpinningKey));
+        var own = new Dictionary<string, string> { [SessionFactory.AllowSpinningKey] = "1", ["session.disable_prepacking"] = "1" };
+        var entries = SessionFactory.ConfigEntries(new RuntimeOptions { SessionConfig = own });
+        Assert.Equal("1", entries[SessionFactory.AllowSpinningKey]);
+        Assert.Equal("1", entries["session.disable_prepacking"]);
+        Assert.Equal(2, entries.Count);
+    }
+
+    [Fact]
     public void ProfilePrefixWritesOneProfilePerReleasedSession()
     {
         using var dir = new TempDir();

@@ -18,6 +18,7 @@ public sealed class RuntimeConfigTests
           cuda_arena: next_power_of_two
           threads: 3
           memory_pattern: true
+          spinning: true
           profile_prefix: prof/run
           session_config:
             session.intra_op.allow_spinning: "0"
@@ -32,7 +33,7 @@ public sealed class RuntimeConfigTests
     {
         const string json = """
             {"model": "m", "data": "d", "runtime": {"device": "cuda", "tf32": true, "cpu_arena": false,
-             "cuda_arena": "next_power_of_two", "threads": 3, "memory_pattern": true, "profile_prefix": "prof/run",
+             "cuda_arena": "next_power_of_two", "threads": 3, "memory_pattern": true, "spinning": true, "profile_prefix": "prof/run",
              "session_config": {"session.intra_op.allow_spinning": "0", "session.disable_prepacking": "1"}}}
             """;
         AssertAllSet(TrainConfigLoader.ParseJson(json).Runtime);
@@ -45,7 +46,7 @@ public sealed class RuntimeConfigTests
         [
             new("runtime.device", "cuda"), new("runtime.tf32", "true"), new("runtime.cpu_arena", "false"),
             new("runtime.cuda_arena", "next_power_of_two"), new("runtime.threads", "3"), new("runtime.memory_pattern", "true"),
-            new("runtime.profile_prefix", "prof/run"),
+            new("runtime.spinning", "true"), new("runtime.profile_prefix", "prof/run"),
             new("runtime.session_config", "session.intra_op.allow_spinning=0; session.disable_prepacking=1"),
         ]);
         AssertAllSet(c.Runtime);
@@ -137,6 +138,7 @@ public sealed class RuntimeConfigTests
         Assert.Equal(CudaArenaStrategy.NextPowerOfTwo, r.CudaArena);
         Assert.Equal(3, r.Threads);
         Assert.True(r.MemoryPattern);
+        Assert.True(r.Spinning);
         Assert.Equal("prof/run", r.ProfilePrefix);
         Assert.Equal(2, r.SessionConfig.Count);
         Assert.Equal("0", r.SessionConfig["session.intra_op.allow_spinning"]);
