@@ -76,43 +76,8 @@ public sealed class Int4HotSwapTests(ITestOutputHelper output) : IDisposable
         LinearDiscovery.Find(g).Where(l => adapter.Tensors.ContainsKey(Peft.A(l.Module))).ToList();
 
     // One prefill of the builder graph: input_ids (B,T), attention_mask of ones, empty past (B,K,0,d); logits (B,T,V).
-    private static float[] Logits(InferenceSession s, long[] ids, OrtLoraAdapter? adapter)
-    {
-        var cfg = LlamaConfig.Load(Path.Combine(Fixture.Base, "config.json"));
-        const int batch = 2;
-        int t = ids.Length / batch;
-        var names = new List<string> { GenAiNames.InputIds, GenAiNames.AttentionMask };
-        var values = new List<OrtValue>
-        {
-            OrtTensors.Int64(ids, batch, t),
-            OrtTensors.Int64(Enumerable.Repeat(1L, ids.Length).ToArray(), batch, t),
-        };
-        for (int i = 0; i < cfg.NumHiddenLayers; i++)
-        {
-            foreach (var n in new[] { GenAiNames.PastKey(i), GenAiNames.PastValue(i) })
-            {
-                names.Add(n);
-                values.Add(OrtTensors.Float([], batch, cfg.NumKeyValueHeads, 0, cfg.HeadDim));
-            }
-        }
-        using var ro = new RunOptions();
-        if (adapter is not null)
-        {
-            ro.AddActiveLoraAdapter(adapter);
-        }
-        try
-        {
-            using var outputs = s.Run(ro, names, values, [GenAiNames.Logits]);
-            return OrtTensors.ToFloats(outputs[0]);
-        }
-        finally
-        {
-            foreach (var v in values)
-            {
-                v.Dispose();
-            }
-        }
-    }
+    private static float[] Logits(InferenceSession s, long[] ids, OrtLoraAdapter? adapter) =>
+        PrefillLogits.Run(s, LlamaConfig.Load(Path.Combine(Fixture.Base, "config.json")), ids, batch: 2, adapter);
 
     private static double MaxAbs(float[] x, float[] y)
     {

@@ -86,41 +86,8 @@ public sealed class OnnxAdapterTests(InferenceFixture fx) : IClassFixture<Infere
     }
 
     // One prefill step of the GenAI graph: input_ids, attention_mask and empty past (1,K,0,d).
-    private static float[] Logits(InferenceSession s, OrtLoraAdapter? adapter)
-    {
-        var cfg = LlamaConfig.Load(Path.Combine(Fixture.TinyLlama, "base", "config.json"));
-        var names = new List<string> { GenAiNames.InputIds, GenAiNames.AttentionMask };
-        var values = new List<OrtValue>
-        {
-            OrtTensors.Int64(s_prompt, 1, s_prompt.Length),
-            OrtTensors.Int64(Enumerable.Repeat(1L, s_prompt.Length).ToArray(), 1, s_prompt.Length),
-        };
-        for (int i = 0; i < cfg.NumHiddenLayers; i++)
-        {
-            foreach (var n in new[] { GenAiNames.PastKey(i), GenAiNames.PastValue(i) })
-            {
-                names.Add(n);
-                values.Add(OrtTensors.Float([], 1, cfg.NumKeyValueHeads, 0, cfg.HeadDim));
-            }
-        }
-        using var ro = new RunOptions();
-        if (adapter is not null)
-        {
-            ro.AddActiveLoraAdapter(adapter);
-        }
-        try
-        {
-            using var outputs = s.Run(ro, names, values, [GenAiNames.Logits]);
-            return OrtTensors.ToFloats(outputs[0]);
-        }
-        finally
-        {
-            foreach (var v in values)
-            {
-                v.Dispose();
-            }
-        }
-    }
+    private static float[] Logits(InferenceSession s, OrtLoraAdapter? adapter) =>
+        PrefillLogits.Run(s, LlamaConfig.Load(Path.Combine(Fixture.TinyLlama, "base", "config.json")), s_prompt, batch: 1, adapter);
 
     private static double MaxAbs(float[] x, float[] y) => x.Zip(y, (p, q) => Math.Abs((double)p - q)).Max();
 }

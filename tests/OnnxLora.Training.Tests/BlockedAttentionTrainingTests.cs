@@ -96,28 +96,6 @@ public sealed class BlockedAttentionTrainingTests
             }
         }
         using var session = new InferenceSession(dir["t/training_model.onnx"]);
-        var shape = new long[] { b.Batch, b.Time };
-        var names = new List<string> { "input_ids", "attention_mask", "labels" };
-        var inputs = new List<OrtValue>
-        {
-            OrtValue.CreateTensorValueFromMemory(b.InputIds, shape),
-            OrtValue.CreateTensorValueFromMemory(mask, shape),
-            OrtValue.CreateTensorValueFromMemory(labels, shape),
-        };
-        foreach (var p in graph.Parameters)
-        {
-            names.Add(p.Name);
-            inputs.Add(OrtValue.CreateTensorValueFromMemory(adapter.Tensors[p.Name].Data, adapter.Tensors[p.Name].Shape));
-        }
-        var outputs = new List<string> { "loss" };
-        outputs.AddRange(graph.Parameters.Select(p => graph.Gradients[p.Name]));
-        using var results = session.Run(new RunOptions(), names, inputs, outputs);
-        var map = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        for (int k = 0; k < outputs.Count; k++)
-        {
-            map[k == 0 ? "loss" : graph.Parameters[k - 1].Name] = results[k].GetTensorDataAsSpan<float>().ToArray();
-        }
-        inputs.ForEach(v => v.Dispose());
-        return map;
+        return GraphGradients.Run(session, graph, adapter, b.InputIds, mask, labels, b.Batch, b.Time);
     }
 }
