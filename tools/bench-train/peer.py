@@ -43,19 +43,9 @@ def load_safetensors(path):
     return out
 
 
-class Config:
-    def __init__(self, d):
-        self.vocab = d["vocab_size"]
-        self.hidden = d["hidden_size"]
-        self.inter = d["intermediate_size"]
-        self.layers = d["num_hidden_layers"]
-        self.heads = d["num_attention_heads"]
-        self.kv_heads = d.get("num_key_value_heads") or self.heads
-        self.head_dim = d.get("head_dim") or self.hidden // self.heads
-        self.eps = d.get("rms_norm_eps", 1e-6)
-        rp = d.get("rope_parameters") or {}
-        self.theta = d.get("rope_theta", rp.get("rope_theta", 10000.0))
-        self.tied = d.get("tie_word_embeddings", False)
+# The one reading of a checkpoint's config.json, shared with the PyTorch reference (tools/torch-ref/tinyllama.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch-ref"))
+from tinyllama import Config  # noqa: E402
 
 
 PROJ = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
