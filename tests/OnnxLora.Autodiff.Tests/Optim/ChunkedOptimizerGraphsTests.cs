@@ -15,14 +15,7 @@ public sealed class ChunkedOptimizerGraphsTests(ITestOutputHelper output)
 
     private const int Steps = 5;
 
-    private static readonly ParameterSpec[] s_parameters =
-    [
-        new("layers.0.q_proj.lora_A", [4, 8]),
-        new("layers.0.q_proj.lora_B", [16]),
-        new("cube", [3, 5, 7]),
-        new("scalar", []),
-        new("thin", [2, 1, 3]),
-    ];
+    private static readonly ParameterSpec[] s_parameters = OptimizerGraphBuilderTests.s_parameters;
 
     [Theory]
     [InlineData(0.0, 0.0, 1.0)]
@@ -52,16 +45,7 @@ public sealed class ChunkedOptimizerGraphsTests(ITestOutputHelper output)
             Assert.True(finite);
             Assert.Equal(((float[])want[OptimizerNames.GradNorm])[0], norm);
             clipped |= options.MaxGradNorm is { } max && norm > max;
-            for (int i = 0; i < s_parameters.Length; i++)
-            {
-                var name = s_parameters[i].Name;
-                p[i] = (float[])want[OptimizerNames.Updated(name)];
-                m[i] = (float[])want[OptimizerNames.Updated(OptimizerNames.ExpAvg(name))];
-                v[i] = (float[])want[OptimizerNames.Updated(OptimizerNames.ExpAvgSq(name))];
-                Assert.True(p[i].AsSpan().SequenceEqual(pc[i]), $"step {t} {name}: parameter differs");
-                Assert.True(m[i].AsSpan().SequenceEqual(mc[i]), $"step {t} {name}: exp_avg differs");
-                Assert.True(v[i].AsSpan().SequenceEqual(vc[i]), $"step {t} {name}: exp_avg_sq differs");
-            }
+            AdoptReferenceAndCompare(want, t, p, m, v, pc, mc, vc);
         }
         Assert.Equal(maxNorm is > 0 and < 10, clipped); // the small limits clip, the large one and none do not
     }
@@ -88,16 +72,7 @@ public sealed class ChunkedOptimizerGraphsTests(ITestOutputHelper output)
             var (norm, _) = chunked.Step(pc, grads, mc, vc, 1e-2f, t, 0.5f);
             float wantNorm = ((float[])want[OptimizerNames.GradNorm])[0];
             worst = Math.Max(worst, Math.Abs(norm - wantNorm) / wantNorm);
-            for (int i = 0; i < s_parameters.Length; i++)
-            {
-                var name = s_parameters[i].Name;
-                p[i] = (float[])want[OptimizerNames.Updated(name)];
-                m[i] = (float[])want[OptimizerNames.Updated(OptimizerNames.ExpAvg(name))];
-                v[i] = (float[])want[OptimizerNames.Updated(OptimizerNames.ExpAvgSq(name))];
-                Assert.True(p[i].AsSpan().SequenceEqual(pc[i]), $"step {t} {name}: parameter differs");
-                Assert.True(m[i].AsSpan().SequenceEqual(mc[i]), $"step {t} {name}: exp_avg differs");
-                Assert.True(v[i].AsSpan().SequenceEqual(vc[i]), $"step {t} {name}: exp_avg_sq differs");
-            }
+            AdoptReferenceAndCompare(want, t, p, m, v, pc, mc, vc);
         }
         output.WriteLine($"grad_norm of regrouped chunks vs one graph: max rel diff {worst:E2}");
         Assert.True(worst <= RegroupedNormRelTol, $"grad_norm moved by {worst:E2}");
@@ -237,4 +212,23 @@ public sealed class ChunkedOptimizerGraphsTests(ITestOutputHelper output)
         Enumerable.Range(0, (int)n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * scale).ToArray();
 
     private static float[][] Clone(float[][] arrays) => arrays.Select(a => (float[])a.Clone()).ToArray();
+
+    /// <summary>
+    /// Takes the one-graph reference's updated parameters and moments as the next step's state and asserts the
+    /// chunked run's own state equals them bit for bit.
+    /// </summary>
+    private static void AdoptReferenceAndCompare(Dictionary<string, Array> want, long t, float[][] p, float[][] m, float[][] v,
+        float[][] pc, float[][] mc, float[][] vc)
+    {
+        for (int i = 0; i < s_parameters.Length; i++)
+        {
+            var name = s_parameters[i].Name;
+            p[i] = (float[])want[OptimizerNames.Updated(name)];
+            m[i] = (float[])want[OptimizerNames.Updated(OptimizerNames.ExpAvg(name))];
+            v[i] = (float[])want[OptimizerNames.Updated(OptimizerNames.ExpAvgSq(name))];
+            Assert.True(p[i].AsSpan().SequenceEqual(pc[i]), $"step {t} {name}: parameter differs");
+            Assert.True(m[i].AsSpan().SequenceEqual(mc[i]), $"step {t} {name}: exp_avg differs");
+            Assert.True(v[i].AsSpan().SequenceEqual(vc[i]), $"step {t} {name}: exp_avg_sq differs");
+        }
+    }
 }

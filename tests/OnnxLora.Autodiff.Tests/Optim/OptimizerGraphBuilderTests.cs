@@ -30,7 +30,8 @@ public sealed class OptimizerGraphBuilderTests(ITestOutputHelper output)
 
     private const int Steps = 5;
 
-    private static readonly ParameterSpec[] s_parameters =
+    /// <summary>Parameters of every rank (2-D, 1-D, 3-D, scalar, a unit dimension); the chunked optimizer tests use them too.</summary>
+    internal static readonly ParameterSpec[] s_parameters =
     [
         new("layers.0.q_proj.lora_A", [4, 8]),
         new("layers.0.q_proj.lora_B", [16]),
