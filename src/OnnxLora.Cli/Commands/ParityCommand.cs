@@ -9,21 +9,6 @@ namespace OnnxLora.Cli.Commands;
 
 internal static class ParityCommand
 {
-    /// <summary>fp32 tolerances of the acceptance checks (logits/loss absolute, gradients relative to max |ref|).</summary>
-    public const double LogitsTolerance = 1e-4;
-    public const double LossTolerance = 1e-5;
-    public const double GradientRelativeTolerance = 1e-4;
-    public const double TrajectoryTolerance = 1e-4;
-
-    /// <summary>
-    /// fp16 models against fp32 references (the fp16 builder layout and fp16 import, docs/bring-your-own-onnx.md): logits 2e-2
-    /// absolute, loss 1e-3, gradients 2e-2 relative, trajectory 2e-3 (measured 3.3e-4, 1.5e-5, 1.5e-3 and 1.2e-3).
-    /// </summary>
-    public const double Fp16LogitsTolerance = 2e-2;
-    public const double Fp16LossTolerance = 1e-3;
-    public const double Fp16GradientRelativeTolerance = 2e-2;
-    public const double Fp16TrajectoryTolerance = 2e-3;
-
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "ONNX model folder (GenAI/builder or torch.onnx export) or .onnx file, or a Hugging Face folder (imported to a temp dir first)", Required = true };
@@ -117,11 +102,15 @@ internal static class ParityCommand
 
     private static bool IsGrad(ParityComparison c) => c.Name.StartsWith("grad.", StringComparison.Ordinal);
 
-    private static (double Limit, double Measured) Limit(ParityComparison c, bool half) => c.Name switch
+    private static (double Limit, double Measured) Limit(ParityComparison c, bool half)
     {
-        _ when IsGrad(c) => (half ? Fp16GradientRelativeTolerance : GradientRelativeTolerance, c.Relative),
-        _ when c.Name.EndsWith(".loss", StringComparison.Ordinal) => (half ? Fp16LossTolerance : LossTolerance, c.MaxAbs),
-        "trajectory.losses" => (half ? Fp16TrajectoryTolerance : TrajectoryTolerance, c.MaxAbs),
-        _ => (half ? Fp16LogitsTolerance : LogitsTolerance, c.MaxAbs),
-    };
+        var t = half ? ParityTolerances.Fp16 : ParityTolerances.Fp32;
+        return c.Name switch
+        {
+            _ when IsGrad(c) => (t.GradientRelative, c.Relative),
+            _ when c.Name.EndsWith(".loss", StringComparison.Ordinal) => (t.Loss, c.MaxAbs),
+            "trajectory.losses" => (t.Trajectory, c.MaxAbs),
+            _ => (t.Logits, c.MaxAbs),
+        };
+    }
 }

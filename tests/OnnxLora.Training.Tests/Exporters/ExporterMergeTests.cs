@@ -15,11 +15,9 @@ namespace OnnxLora.Training.Tests.Exporters;
 
 public sealed class ExporterMergeTests(ExporterFolders fx) : IClassFixture<ExporterFolders>
 {
-    /// <summary>fp32 merged logits against PEFT's merged model (absolute).</summary>
-    private const double LogitsTolerance = 1e-4;
-
-    /// <summary>fp16 merged weights and activations against the fp32 reference (absolute; |logit| ≤ 0.6).</summary>
-    private const double Fp16LogitsTolerance = 2e-2;
+    /// <summary>Merged logits against PEFT's merged model: the acceptance limits of ParityTolerances (absolute).</summary>
+    private static readonly double LogitsTolerance = ParityTolerances.Fp32.Logits;
+    private static readonly double Fp16LogitsTolerance = ParityTolerances.Fp16.Logits;
 
     [Fact]
     public void MergedPackedBuilderFolderMatchesPeftMergeAndUnload() => AssertMergedParity(fx.PackedFp32, LogitsTolerance);
