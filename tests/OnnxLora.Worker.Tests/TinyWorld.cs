@@ -46,7 +46,7 @@ public static class TinyWorld
 
     private static string Create()
     {
-        var root = Path.Combine(Path.GetTempPath(), "onnxlora-worker-tests-" + Environment.ProcessId);
+        var root = TempDir.ForProcess("onnxlora-worker-tests");
         var model = Path.Combine(root, "models", ModelName);
         if (!File.Exists(Path.Combine(model, "model.onnx")))
         {

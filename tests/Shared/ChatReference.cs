@@ -35,23 +35,12 @@ public static class ChatReference
             return package;
         }
         // The package ships the base model's config without a template; the chat model's folder has the one in the fixture.
-        string dir = Path.Combine(Path.GetTempPath(), $"onnxlora-chatref-{model}-{Environment.ProcessId}");
+        string dir = TempDir.ForProcess($"onnxlora-chatref-{model}");
         lock (s_lock)
         {
             if (!File.Exists(Path.Combine(dir, "tokenizer_config.json")))
             {
                 Directory.CreateDirectory(dir);
-                // one folder per test process, removed when it exits (the test host shares it between test classes)
-                AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-                {
-                    try
-                    {
-                        Directory.Delete(dir, recursive: true);
-                    }
-                    catch (IOException)
-                    {
-                    }
-                };
                 File.Copy(Path.Combine(package, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"), overwrite: true);
                 var config = JsonNode.Parse(File.ReadAllText(Path.Combine(package, "tokenizer_config.json")))!.AsObject();
                 config["chat_template"] = template.GetValue<string>();

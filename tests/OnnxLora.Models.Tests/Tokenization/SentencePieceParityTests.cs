@@ -13,7 +13,7 @@ public sealed class SentencePieceParityTests
 
     private static readonly Lazy<string> s_modelOnlyDir = new(() =>
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"onnxlora-sp-model-only-{Environment.ProcessId}");
+        string dir = TempDir.ForProcess("onnxlora-sp-model-only");
         Directory.CreateDirectory(dir);
         foreach (string f in new[] { "tokenizer.model", "tokenizer_config.json" })
         {

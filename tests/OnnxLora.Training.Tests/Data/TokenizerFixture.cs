@@ -9,7 +9,7 @@ internal static class TokenizerFixture
 {
     private static readonly Lazy<string> s_dir = new(() =>
     {
-        string dir = Path.Combine(Path.GetTempPath(), "onnxlora-data-tests-" + Environment.ProcessId);
+        string dir = TempDir.ForProcess("onnxlora-data-tests");
         EmbeddedTokenizer.WriteTo(dir);
         return dir;
     });
