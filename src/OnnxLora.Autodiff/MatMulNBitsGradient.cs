@@ -55,7 +55,9 @@ internal static class MatMulNBitsGradient
         var high = b.Op("Floor", b.Mul(c, b.Scalar(1f / 16))); // k = 2i+1: high nibble
         var low = b.Sub(c, b.Mul(high, b.Scalar(16f)));         // k = 2i: low nibble
         var q = b.Reshape(b.Concat(-1, b.Unsqueeze(low, -1), b.Unsqueeze(high, -1)), rows, kb, block); // (rows, kb, block)
-        var scales = b.Reshape(b.Cast(n.Input(2), ElementType.Float), n.GetInt("N", -1), kb, 1);
+        // scales and zero points are read through the same ordered view as the codes: a chain from the bare initializer
+        // could be constant-folded into a float copy at session start, or run in the forward pass and be kept until here
+        var scales = b.Reshape(b.Cast(Rematerializer.OrderedView(b, n.Input(2), trigger), ElementType.Float), n.GetInt("N", -1), kb, 1);
         string zero;
         if (n.Input(3).Length == 0)
         {
@@ -64,7 +66,7 @@ internal static class MatMulNBitsGradient
         else
         {
             long zb = (kb + 1) / 2;
-            var z = b.Reshape(b.Cast(n.Input(3), ElementType.Float), n.GetInt("N", -1), zb);
+            var z = b.Reshape(b.Cast(Rematerializer.OrderedView(b, n.Input(3), trigger), ElementType.Float), n.GetInt("N", -1), zb);
             var zHigh = b.Op("Floor", b.Mul(z, b.Scalar(1f / 16)));
             var zLow = b.Sub(z, b.Mul(zHigh, b.Scalar(16f)));
             var unpacked = b.Reshape(b.Concat(-1, b.Unsqueeze(zLow, -1), b.Unsqueeze(zHigh, -1)), n.GetInt("N", -1), 2 * zb); // block 2i low, 2i+1 high

@@ -1,5 +1,5 @@
 // Derives the training (or eval) graph from a model (GenAI/builder layout or a torch.onnx export) by rewriting it:
-// lower → inject LoRA (or lift all weights to inputs) → HF causal-LM loss → gradients.
+// lower → inject LoRA (or lift all weights to inputs) → HF causal-LM loss → wide int4 heads in column groups → gradients.
 // The frozen base weights stay initializers in the base model's side file; nothing is copied.
 using OnnxLora.Autodiff;
 using OnnxLora.Autodiff.Loss;
@@ -46,6 +46,8 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
         }
         int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == Device.Cuda);
         var loss = CausalLmLoss.Add(g, logits, logitsType: logitsType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
+        // after the loss, which may copy an int4 head per chunk: no MatMulNBits dequantizes more than 64 MiB at once
+        Int4ColumnSplit.Run(model);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();
         g.Outputs.Add(Graph.MakeValueInfo(loss, ElementType.Float));
