@@ -3,7 +3,8 @@
 // with the embedding stored int4 too), folds it onto an int4 base of the same model (quantize, then dequantize, fold,
 // requantize) and reports: model file sizes, eval perplexity of each folder's own graph (as GenAI runs it) on a JSONL
 // dataset, the extra error of folding onto the int4 base against quantizing the float merge directly (weights and
-// logits), and, with --decode true, GenAI CPU decode tokens/s (timed round-robin; needs a quiet CPU).
+// logits), with --decode true GenAI CPU decode tokens/s (timed round-robin; needs a quiet CPU), and with --variants true
+// the size and perplexity of non-default options (asymmetric, block 16, lm_head kept float, and their combinations).
 // It writes nothing outside --work; the models it reads are left as they are.
 using System.Globalization;
 using OnnxLora.Inference;
@@ -20,7 +21,7 @@ try
     if (args is ["--help"] or ["-h"])
     {
         Console.WriteLine("usage: int4-table --model <genai-dir> --adapter <peft-dir> --data <jsonl> [--name label] [--work dir]");
-        Console.WriteLine("         [--max-examples 200] [--max-seq-len 256] [--decode false] [--tokens 128] [--repeats 5] [--pad-last-block false]");
+        Console.WriteLine("         [--max-examples 200] [--max-seq-len 256] [--decode false] [--tokens 128] [--repeats 5] [--pad-last-block false] [--variants false]");
         return 0;
     }
     opts = Args.Parse(args);
@@ -44,6 +45,7 @@ try
     int tokens = int.Parse(opts.Get("tokens", "128"), inv);
     int repeats = int.Parse(opts.Get("repeats", "5"), inv);
     bool pad = bool.Parse(opts.Get("pad-last-block", "false"));
+    bool variants = bool.Parse(opts.Get("variants", "false"));
 
     var adapter = PeftAdapter.Load(adapterDir);
     string Dir(string n) => Path.Combine(work, n);
@@ -132,6 +134,38 @@ try
         $"max |Δ dequantized weight| {maxWeightDiff:G3} (largest step {maxStep:G3}), max |Δ logits| {logitDiff:G3} on the probe, perplexity {pplRequant:F3} vs {pplAcc0:F3} ({(pplRequant / pplAcc0 - 1) * 100:+0.00;-0.00}%); " +
         $"requantization alone: max |W' − (dequant(W) + ΔW)| {requant.RequantizationMaxAbsError:G3}."));
     Console.WriteLine();
+
+    if (variants)
+    {
+        // Non-default int4 options on the same adapter (the default stays the builder's: round-to-nearest, block 32,
+        // symmetric): each merged, sized and evaluated as GenAI runs it (accuracy_level 4, the builder's CPU default).
+        Log("option variants: merging and evaluating");
+        var exclude = new HashSet<string>(StringComparer.Ordinal) { "/lm_head/MatMul" };
+        (string Label, string Dir, Int4QuantizeOptions Options)[] rows =
+        [
+            ("`--asymmetric`", "variant-asym", int4 with { Symmetric = false }),
+            ("`--block-size 16`", "variant-b16", int4 with { BlockSize = 16 }),
+            ("`--exclude /lm_head/MatMul`", "variant-lmhead", int4 with { Exclude = exclude }),
+            ("`--asymmetric --block-size 16`", "variant-asym-b16", int4 with { Symmetric = false, BlockSize = 16 }),
+            ("`--asymmetric --exclude /lm_head/MatMul`", "variant-asym-lmhead", int4 with { Symmetric = false, Exclude = exclude }),
+            ("`--block-size 16 --exclude /lm_head/MatMul`", "variant-b16-lmhead", int4 with { BlockSize = 16, Exclude = exclude }),
+            ("`--asymmetric --block-size 16 --exclude /lm_head/MatMul`", "variant-asym-b16-lmhead", int4 with { Symmetric = false, BlockSize = 16, Exclude = exclude }),
+        ];
+        Console.WriteLine(string.Create(inv, $"Options on the same adapter (accuracy_level 4; fp32 merged: {fp32Bytes / 1048576.0:F2} MiB, perplexity {pplFp32:F3}):"));
+        Console.WriteLine();
+        Console.WriteLine("| `merge --quantize int4` options | model files | vs fp32 | eval perplexity | vs fp32 |");
+        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine(string.Create(inv,
+            $"| (default: block 32, symmetric) | {int4Bytes / 1048576.0:F2} MiB | 1/{(double)fp32Bytes / int4Bytes:F1} | {pplInt4:F3} | {Pct(pplInt4, pplFp32)} |"));
+        foreach (var (label, dir, options) in rows)
+        {
+            Int4Merge.Run(baseDir, adapter, Dir(dir), options, adapterDir);
+            long bytes = Size(Dir(dir));
+            double ppl = Ppl(Dir(dir));
+            Console.WriteLine(string.Create(inv, $"| {label} | {bytes / 1048576.0:F2} MiB | 1/{(double)fp32Bytes / bytes:F1} | {ppl:F3} | {Pct(ppl, pplFp32)} |"));
+        }
+        Console.WriteLine();
+    }
     return 0;
 }
 catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException or NotSupportedException

@@ -4,7 +4,8 @@
 # the extra error of folding onto an int4 base, and (with --decode) GenAI CPU decode tokens/s.
 # Models are made once under the work folder and reused: quickstart (1000 LoRA steps on the pirate set) and
 # bench-58m (random init, seed 0: the weights tools/bench-train uses, plus the embedded tokenizer), LoRA r16/alpha 32
-# trained 30 steps on the pirate set. Perplexity is measured on the pirate set (first 200 examples).
+# trained 30 steps on the pirate set. Perplexity is measured on the pirate set (first 200 examples). The quickstart row
+# also lists non-default options (asymmetric, block 16, lm_head float) with their size and perplexity.
 # Usage: tools/int4-table/run.sh [--decode] [--model-dir DIR --adapter DIR --name LABEL [--data JSONL]] [work-dir]
 #   --decode    also time GenAI decode (median and best of 5 round-robin runs of 128 tokens); use a quiet machine
 #   --model-dir/--adapter/--name: one more row for any GenAI base + PEFT adapter (e.g. a pretrained base, issue 17),
@@ -15,7 +16,7 @@ root="$(cd "$here/../.." && pwd)"
 decode=false; extra_model=""; extra_adapter=""; extra_name="extra"; extra_data=""; only_extra=false; work=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --decode) decode=true ;;
     --model-dir) extra_model="$2"; shift ;;
     --adapter) extra_adapter="$2"; shift ;;
@@ -50,10 +51,11 @@ if [ ! -d "$work/bench-58m-run/adapter" ]; then
     --max-seq-len 128 --lr 1e-3 --lora-r 16 --lora-alpha 32 --seed 0 >&2
 fi
 
-row() { "$tool" --model "$1" --adapter "$2" --data "${6:-$data}" --name "$3" --work "$work/table-$4" --decode "$decode" --pad-last-block "$5"; }
+row() { "$tool" --model "$1" --adapter "$2" --data "${6:-$data}" --name "$3" --work "$work/table-$4" --decode "$decode" --pad-last-block "$5" --variants "${7:-false}"; }
 if [ "$only_extra" = false ]; then
   # the tiny model's intermediate size 344 is not a multiple of 32: its down_proj's last block is zero-padded, as the builder pads it
-  row "$work/quickstart/model" "$work/quickstart/run/adapter" "quickstart adapter on the tiny model" tiny true
+  # with the option variants (asymmetric, block 16, lm_head float): the tiny model is where block-32 int4 loses most
+  row "$work/quickstart/model" "$work/quickstart/run/adapter" "quickstart adapter on the tiny model" tiny true "$data" true
   row "$work/bench-58m" "$work/bench-58m-run/adapter" "bench-58m, LoRA r16 trained 30 steps" 58m false
 fi
 if [ -n "$extra_model" ]; then

@@ -6,7 +6,7 @@ using System.IO.MemoryMappedFiles;
 
 namespace OnnxLora.Onnx.Ir;
 
-public sealed unsafe class MappedFile : IDisposable
+public sealed unsafe partial class MappedFile : IDisposable
 {
     private static readonly ConcurrentDictionary<string, MappedFile> s_cache = new(StringComparer.Ordinal);
 
@@ -76,6 +76,33 @@ public sealed unsafe class MappedFile : IDisposable
         }
         return (nint)(_pointer + offset);
     }
+
+    /// <summary>
+    /// Marks bytes [offset, offset + length) as read at random (madvise MADV_RANDOM; Linux only, elsewhere nothing):
+    /// a page fault there then brings in that page, not the read-ahead window around it (8 MiB on this machine), so a
+    /// table read a few rows at a time (an embedding) only becomes resident where it is read. Pages only partly inside
+    /// the range keep the default. Returns whether the kernel took the advice.
+    /// </summary>
+    public bool AdviseRandomAccess(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Length)
+        {
+            throw new InvalidDataException(
+                $"{Path}: range [{offset}, {offset + length}) lies outside the file of {Length} bytes");
+        }
+        if (!OperatingSystem.IsLinux() || _pointer is null)
+        {
+            return false;
+        }
+        long page = Environment.SystemPageSize;
+        long start = ((long)(_pointer + offset) + page - 1) / page * page, end = (long)(_pointer + offset + length) / page * page;
+        return end > start && Madvise((nint)start, (nuint)(end - start), MadviseRandom) == 0;
+    }
+
+    private const int MadviseRandom = 1; // MADV_RANDOM
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(nint address, nuint length, int advice);
 
     public void Dispose()
     {

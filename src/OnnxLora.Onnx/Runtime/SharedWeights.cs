@@ -1,7 +1,9 @@
 // Frozen weights held once for every CPU session that reads them. Each initializer whose bytes live in an
 // external data file is handed to ORT as a shared initializer (SessionOptions.AddInitializer) over our one
 // read-only memory map of that file (MappedFile), so ORT neither loads nor copies it, a training and an eval
-// session over the same base weights read the same pages, and ORT constant-folds nothing computed from them.
+// session over the same base weights read the same pages. A table read by Gather (an embedding) is mapped for random
+// access, so only the rows a batch reads become resident. ORT may still constant-fold a chain computed from a shared
+// initializer into a new tensor: graphs read them directly or through ordered views (MatMulNBitsGradient).
 // Sessions given these weights run with prepacking off (SessionFactory): a prepacked copy could not replace the
 // shared pages, it would sit beside them. Inline (small) initializers stay with ORT. CPU only: a CUDA session
 // needs its weights in device memory. The owner disposes it after the last session that uses it.
@@ -48,6 +50,8 @@ public sealed class SharedWeights : IDisposable
         }
         var graph = ModelReader.Load(modelPath).Graph;
         var inputs = graph.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        // tables read by row (embeddings): only the rows a batch gathers should become resident
+        var gathered = graph.Nodes.Where(n => n.OpType == "Gather" && n.Domain.Length == 0).Select(n => n.Input(0)).ToHashSet(StringComparer.Ordinal);
         var names = new List<string>();
         foreach (var init in graph.Initializers.Values)
         {
@@ -73,7 +77,12 @@ public sealed class SharedWeights : IDisposable
                     throw new InvalidDataException(
                         $"{modelPath}: initializer '{init.Name}' has {ext.Length} bytes of external data, its type and shape need {expected}");
                 }
-                var address = MappedFile.Open(ext.FilePath).Address(ext.Offset, ext.Length);
+                var map = MappedFile.Open(ext.FilePath);
+                var address = map.Address(ext.Offset, ext.Length);
+                if (gathered.Contains(init.Name))
+                {
+                    map.AdviseRandomAccess(ext.Offset, ext.Length);
+                }
                 var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, (TensorElementType)(int)init.Type,
                     init.Dims, address, ext.Length);
                 _values[init.Name] = (value, source);

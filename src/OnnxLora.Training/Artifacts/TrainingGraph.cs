@@ -46,8 +46,8 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
         }
         int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == Device.Cuda);
         var loss = CausalLmLoss.Add(g, logits, logitsType: logitsType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
-        // after the loss, which may copy an int4 head per chunk: no MatMulNBits dequantizes more than 64 MiB at once
-        Int4ColumnSplit.Run(model);
+        // after the loss, which may copy an int4 head per chunk: no MatMulNBits dequantizes more than Int4GroupBytes at once
+        Int4ColumnSplit.Run(model, o.Int4GroupBytes);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();
         g.Outputs.Add(Graph.MakeValueInfo(loss, ElementType.Float));

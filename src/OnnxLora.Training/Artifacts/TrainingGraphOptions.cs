@@ -44,6 +44,12 @@ public sealed record TrainingGraphOptions
     /// <summary>Recompute each loss chunk's logits in the backward pass instead of keeping them (one more LM-head MatMul per step).</summary>
     public bool RecomputeLogits { get; init; }
 
+    /// <summary>
+    /// Largest float32 weight (K·N·4 bytes) one int4 MatMulNBits dequantizes in the forward pass: wider ones (the LM
+    /// head) run in column groups over slices of the same codes (<see cref="OnnxLora.Rewrite.Passes.Int4ColumnSplit"/>).
+    /// </summary>
+    public long Int4GroupBytes { get; init; } = OnnxLora.Rewrite.Passes.Int4ColumnSplit.DefaultMaxFloatBytes;
+
     /// <summary>Device the graphs are built for. On Cuda the loss is chunked by default for large vocabularies.</summary>
     public Device Device { get; init; } = Device.Cpu;
 

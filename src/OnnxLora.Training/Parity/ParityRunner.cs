@@ -32,6 +32,8 @@ public sealed record ParityOptions
     public bool RecomputeLogits { get; init; }
     /// <summary>Query blocks of the lowered attention in every graph the check builds (1: full).</summary>
     public int AttentionBlocks { get; init; } = 1;
+    /// <summary>Column groups of wide int4 linears in every graph the check builds (TrainingGraphOptions.Int4GroupBytes).</summary>
+    public long Int4GroupBytes { get; init; } = Rewrite.Passes.Int4ColumnSplit.DefaultMaxFloatBytes;
     /// <summary>Trajectory with dynamic loss scaling from this initial scale (mixed precision: fp16 bases).</summary>
     public float? LossScale { get; init; }
 }
@@ -58,7 +60,7 @@ public static class ParityRunner
         Onnx.Ir.ElementType computeType;
         try
         {
-            computeType = RunBase(source, batch, work, o.Runtime, outputs, o.AttentionBlocks);
+            computeType = RunBase(source, batch, work, o.Runtime, outputs, o.AttentionBlocks, o.Int4GroupBytes);
             if (o.Adapter is not null)
             {
                 var adapter = PeftAdapter.Load(o.Adapter);
@@ -88,9 +90,9 @@ public static class ParityRunner
     }
 
     private static Onnx.Ir.ElementType RunBase(ModelSource source, ParityBatch batch, string work, RuntimeOptions runtime,
-        Dictionary<string, (float[], long[])> outputs, int attentionBlocks)
+        Dictionary<string, (float[], long[])> outputs, int attentionBlocks, long int4GroupBytes)
     {
-        var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, AttentionBlocks = attentionBlocks });
+        var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath), new TrainingGraphOptions { Lora = null, Training = false, OutputLogits = true, FullFineTune = false, AttentionBlocks = attentionBlocks, Int4GroupBytes = int4GroupBytes });
         var path = Path.Combine(work, "base", "eval_model.onnx");
         ArtifactWriter.Save(graph.Model, path);
         var session = SessionFactory.Create(path, runtime);
@@ -112,7 +114,7 @@ public static class ParityRunner
         Dictionary<string, (float[], long[])> outputs)
     {
         var graph = TrainingGraph.Build(ModelReader.Load(source.ModelPath),
-            new TrainingGraphOptions { Lora = adapter.Settings, Training = true, OutputLogits = true, AttentionBlocks = o.AttentionBlocks });
+            new TrainingGraphOptions { Lora = adapter.Settings, Training = true, OutputLogits = true, AttentionBlocks = o.AttentionBlocks, Int4GroupBytes = o.Int4GroupBytes });
         adapter.CheckAgainst(graph.Targets, o.Adapter!);
         var path = Path.Combine(work, "lora", "training_model.onnx");
         ArtifactWriter.Save(graph.Model, path);
@@ -156,7 +158,7 @@ public static class ParityRunner
         var options = new TrainingGraphOptions
         {
             Lora = adapter.Settings with { Dropout = 0 }, LossChunks = o.LossChunks, RecomputeLogits = o.RecomputeLogits, Device = o.Runtime.Device,
-            LossScaling = o.LossScale is not null, AttentionBlocks = o.AttentionBlocks,
+            LossScaling = o.LossScale is not null, AttentionBlocks = o.AttentionBlocks, Int4GroupBytes = o.Int4GroupBytes,
         };
         var artifacts = TrainingArtifacts.Generate(source.ModelPath, dir, options, traj.AdamW);
         adapter.CheckAgainst(artifacts.Targets, o.Adapter!);

@@ -33,6 +33,9 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
     /// </summary>
     private const double IllConditionedSpreadFraction = 1.0;
 
+    /// <summary>hidden_size of the shared fixture (K of every projection but down_proj, and of the LM head).</summary>
+    private const long FixtureHidden = 64;
+
     [Theory]
     [InlineData("sym", true)]
     [InlineData("asym", true)]
@@ -52,8 +55,28 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
         Assert.Equal(4, g.Nodes.Count(n => n.OpType == "MatMulNBits" && n.Name.Contains("lm_head_chunk", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// Every int4 linear in column groups of 16 (Int4ColumnSplit; at 1B only the LM head is split, at 64 MiB): the
+    /// groups' forward, their Concat's gradient and each group's dX give the reference's logits, gradients and trajectory.
+    /// </summary>
+    [Theory]
+    [InlineData("sym")]
+    [InlineData("asym")]
+    public void Int4LinearsInColumnGroupsTrainLikeTheReference(string variant)
+    {
+        const long groupBytes = 16 * FixtureHidden * sizeof(float); // 16 columns of a K=64 weight
+        var model = AssertParity(variant, lmHeadInt4: true, lossChunks: null, int4GroupBytes: groupBytes);
+        var g = TrainingGraph.Build(Models.GenAiFolder.Open(model).LoadDecoder(), new TrainingGraphOptions
+        {
+            Lora = new Rewrite.Lora.LoraSettings { Rank = 2, Alpha = 4 }, Int4GroupBytes = groupBytes,
+        }).Model.Graph;
+        var groups = g.Nodes.Where(n => n.OpType == "MatMulNBits").ToList();
+        Assert.True(groups.Count > 15, $"{groups.Count} MatMulNBits nodes: the 15 linears were not split");
+        Assert.All(groups, n => Assert.True(n.GetInt("N", 0) * n.GetInt("K", 0) * sizeof(float) <= groupBytes, $"{n}: N={n.GetInt("N", 0)}, K={n.GetInt("K", 0)}"));
+    }
+
     /// <summary>Runs and checks parity; returns the int4 folder.</summary>
-    private string AssertParity(string variant, bool lmHeadInt4, int? lossChunks)
+    private string AssertParity(string variant, bool lmHeadInt4, int? lossChunks, long int4GroupBytes = Rewrite.Passes.Int4ColumnSplit.DefaultMaxFloatBytes)
     {
         var model = fx.NewPath($"int4-{variant}-{lmHeadInt4}");
         BuilderLayout.Write(Fixture.Base, model, new BuilderOptions { Int4 = variant, Int4LmHead = lmHeadInt4 });
@@ -66,6 +89,7 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
             Adapter = Fixture.Adapter,
             Trajectory = Path.Combine(data, $"trajectory_{name}.json"),
             LossChunks = lossChunks,
+            Int4GroupBytes = int4GroupBytes,
         });
         foreach (var c in r.Comparisons)
         {
