@@ -31,7 +31,7 @@ internal sealed class Int4Args
 
     private readonly Option<bool> _quantizeEmbedding = new("--quantize-embedding")
     {
-        Description = "Also store the embedding as int4 GatherBlockQuantized (the builder does so only for a tied embedding)",
+        Description = "Also store the embedding as int4 GatherBlockQuantized (the builder's -p int4 keeps it float by default, tied or not)",
     };
 
     private readonly Option<string[]> _exclude = new("--exclude")

@@ -19,8 +19,11 @@ public sealed record Int4QuantizeOptions
     public bool PadPartialBlocks { get; init; }
 
     /// <summary>
-    /// Also store float embeddings (Gather of a 2-D weight) as int4 GatherBlockQuantized. Off by default: the builder
-    /// quantizes an embedding only when it is tied to an int4 lm_head.
+    /// Also store float embeddings (Gather of a 2-D weight) as their own int4 GatherBlockQuantized. Off by default, as
+    /// in the builder for tied and untied models alike: its `-p int4` keeps the embedding a float Gather and quantizes
+    /// lm_head separately (onnxruntime-genai a0c04eb, builders/base.py Model.make_tied_embeddings_init: a shared
+    /// GatherBlockQuantized only with shared_embeddings=true and "Gather" in op_types_to_quantize; quant_config.py
+    /// WeightsConfig: op_types ("MatMul",) by default).
     /// </summary>
     public bool QuantizeEmbedding { get; init; }
 
