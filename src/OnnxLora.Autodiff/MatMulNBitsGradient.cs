@@ -34,7 +34,8 @@ internal static class MatMulNBitsGradient
             long n1 = Math.Min(nOut, n0 + chunk);
             var w = Dequantize(b, n, k, kb, block, n0, n1, trigger); // (n1-n0, K) float32
             w = b.Op("CastLike", w, gy);
-            var gyPart = n0 == 0 && n1 == nOut ? gy : b.Slice(gy, [n0], [n1], [-1]);
+            // each GY slice is taken after the previous partial sum, so one slice lives at a time
+            var gyPart = n0 == 0 && n1 == nOut ? gy : b.Slice(n0 == 0 ? gy : Rematerializer.OrderedView(b, gy, trigger), [n0], [n1], [-1]);
             var part = b.MatMul(gyPart, w); // (...,K)
             acc = acc.Length == 0 ? part : b.Add(acc, part);
             trigger = acc;

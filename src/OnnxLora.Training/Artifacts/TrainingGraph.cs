@@ -1,5 +1,5 @@
 // Derives the training (or eval) graph from a model (GenAI/builder layout or a torch.onnx export) by rewriting it:
-// lower → inject LoRA (or lift all weights to inputs) → HF causal-LM loss → wide int4 heads in column groups → gradients.
+// lower → inject LoRA (or lift all weights to inputs) → HF causal-LM loss → gradients → wide int4 heads in column groups.
 // The frozen base weights stay initializers in the base model's side file; nothing is copied.
 using OnnxLora.Autodiff;
 using OnnxLora.Autodiff.Loss;
@@ -46,8 +46,6 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
         }
         int chunks = o.OutputLogits ? 1 : o.LossChunks ?? CausalLmLoss.DefaultChunks(VocabSize(g, logits), gpu: o.Device == Device.Cuda);
         var loss = CausalLmLoss.Add(g, logits, logitsType: logitsType, chunks: chunks, recomputeLogits: o.RecomputeLogits);
-        // after the loss, which may copy an int4 head per chunk: no MatMulNBits dequantizes more than Int4GroupBytes at once
-        Int4ColumnSplit.Run(model, o.Int4GroupBytes);
         var logitsInfo = g.Outputs.First(x => x.Name == logits);
         g.Outputs.Clear();
         g.Outputs.Add(Graph.MakeValueInfo(loss, ElementType.Float));
@@ -78,6 +76,10 @@ public sealed record TrainingGraph(Model Model, IReadOnlyList<TrainableParameter
                 WeightTransposeViews = o.WeightViewsFor(computeType),
             });
         }
+        // After the loss (which may copy an int4 head per chunk) and the gradients: no forward MatMulNBits dequantizes
+        // more than Int4GroupBytes at once, while each dX still reads the whole weight in its own ordered chunks
+        // (MatMulNBitsGradient), so the column groups add no gradient slices alive at once.
+        Int4ColumnSplit.Run(model, o.Int4GroupBytes);
         CausalLmLoss.LowerForRuntime(g);
         g.RemoveDeadNodes();
         return new TrainingGraph(model, parameters, targets, grads, computeType);

@@ -56,8 +56,8 @@ public sealed class Int4ParityTests(ExporterFolders fx, ITestOutputHelper output
     }
 
     /// <summary>
-    /// Every int4 linear in column groups of 16 (Int4ColumnSplit; at 1B only the LM head is split, at 64 MiB): the
-    /// groups' forward, their Concat's gradient and each group's dX give the reference's logits, gradients and trajectory.
+    /// Every int4 linear's forward in column groups (Int4ColumnSplit at 16 columns of K=64; at 1B only the LM head is
+    /// split, at 64 MiB), the backward reading the whole weights: the reference's logits, gradients and trajectory.
     /// </summary>
     [Theory]
     [InlineData("sym")]
