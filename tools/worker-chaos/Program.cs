@@ -1,9 +1,11 @@
 // worker-chaos: N tiny training jobs on W `onnxlora serve` processes sharing one job store (SQLite file or a
 // PostgreSQL schema), first uninterrupted (the twins and the time to beat), then again while K SIGKILLs land on
-// random workers at random moments, each victim restarted at once. It prints jobs succeeded, lost and run twice
-// at once (overlapping live claims), adapters byte-identical to the twins, one metrics row per step, event
-// streams ending in the job's state, resume delay (kill → the job's next step) and the total time against the
-// uninterrupted one. Exit 0 only if every check holds. Timings are as measured on whatever else the machine runs.
+// workers in the middle of a job (each victim restarted at once). A kill is aimed only at a worker whose current job
+// has made a step since that worker claimed it: a kill during start-up looks exactly like a job that crashes its
+// worker at load, and the store rightly spends an attempt on that. It keeps aiming until K kills have landed, or says
+// the jobs finished first. It prints jobs succeeded, lost and run twice at once (overlapping live claims), adapters
+// byte-identical to the twins, one metrics row per step, event streams ending in the job's state, resume delay (kill →
+// the job's next step) and the total time against the uninterrupted one. Exit 0 only if every check holds.
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -22,10 +24,20 @@ const string Usage = """
                         [--save-every C] [--lease SECONDS] [--gap-ms MIN-MAX] [--seed X] [--work DIR] [--keep true]
       --store      sqlite (default: one file in the data folder) or postgres (a fresh schema in --postgres's database)
       --postgres   Npgsql connection string (default Host=127.0.0.1;Username=onnxlora;Password=onnxlora;Database=onnxlora_test)
-      --workers    worker processes (default 1)        --jobs    jobs (default 10)      --kills  SIGKILLs (default 20)
-      --steps      optimizer steps per job (default 600) --save-every  checkpoint period (default 10)
-      --lease      lease seconds (default 10; heartbeat a third of it; it must outlast the worst heartbeat delay of the machine)   --gap-ms  pause before each kill, after the last victim is back up (default 3000-12000)
+      --workers    worker processes (default 1)        --jobs    jobs (default 10)      --kills  SIGKILLs that must land (default 20)
+      --steps      optimizer steps per job (default 5000) --save-every  checkpoint period (default 10)
+      --lease      lease seconds (default 10; heartbeat a third of it; it must outlast the worst heartbeat delay of the machine)
+      --gap-ms     random pause between a victim's job making a step and the SIGKILL (default 1000-5000)
       --work       scratch folder (default a new temp folder; removed unless --keep true)
+
+    Kills model crashes during work: each one waits until some worker's current job has made a step since that
+    worker claimed it (read from the job row, the same rule the store settles an expired lease by), picks one such
+    worker at random, pauses --gap-ms, and SIGKILLs it only if its job (the same or the next) is still past its
+    claim's first step; otherwise it aims again. A kill while a worker is still starting (process start, session
+    creation, before the claim's first step) cannot be told from a job that crashes its worker at load, and the
+    store spends an attempt on those (MaxAttempts guards the host against such jobs), so the tool does not aim there.
+    It keeps aiming until K kills have landed; if every job finishes first it says so and the run fails (raise
+    --steps). Each victim is restarted at once under a new generation id (w1-g2, w1-g3, ...).
     """;
 
 if (args.Contains("--help") || args.Contains("-h"))
@@ -46,9 +58,9 @@ catch (ArgumentException e)
 var store = o.Get("store", "sqlite");
 var pgBase = o.Get("postgres", "Host=127.0.0.1;Username=onnxlora;Password=onnxlora;Database=onnxlora_test");
 int workers = int.Parse(o.Get("workers", "1")), jobs = int.Parse(o.Get("jobs", "10")), kills = int.Parse(o.Get("kills", "20"));
-int steps = int.Parse(o.Get("steps", "600")), saveEvery = int.Parse(o.Get("save-every", "10")), seed = int.Parse(o.Get("seed", "1"));
+int steps = int.Parse(o.Get("steps", "5000")), saveEvery = int.Parse(o.Get("save-every", "10")), seed = int.Parse(o.Get("seed", "1"));
 double lease = double.Parse(o.Get("lease", "10"), System.Globalization.CultureInfo.InvariantCulture);
-var gap = o.Get("gap-ms", "3000-12000").Split('-').Select(int.Parse).ToArray();
+var gap = o.Get("gap-ms", "1000-5000").Split('-').Select(int.Parse).ToArray();
 bool keep = bool.Parse(o.Get("keep", "false"));
 var work = o.Get("work", Path.Combine(Path.GetTempPath(), "worker-chaos-" + Guid.NewGuid().ToString("N")[..8]));
 if (store is not ("sqlite" or "postgres") || workers < 1 || jobs < 1 || kills < 0 || steps < 1 || gap.Length != 2 || gap[0] > gap[1])
@@ -60,17 +72,18 @@ if (store is not ("sqlite" or "postgres") || workers < 1 || jobs < 1 || kills < 
 Directory.CreateDirectory(work);
 var cliDll = Path.Combine(AppContext.BaseDirectory, "onnxlora.dll");
 const string Key = "chaos-key";
+const string Tenant = "chaos";
 var schemas = new List<string>();
 try
 {
     var (modelRoot, datasetRoot) = World.Create(Path.Combine(work, "world"));
     Console.WriteLine($"worker-chaos: store {store}, {workers} worker(s), {jobs} jobs × {steps} steps (checkpoint every {saveEvery}), " +
-        $"lease {lease} s, {kills} SIGKILLs {gap[0]}-{gap[1]} ms apart, seed {seed}; work {work}");
+        $"lease {lease} s, {kills} SIGKILLs each {gap[0]}-{gap[1]} ms after a step of the victim's job, seed {seed}; work {work}");
 
     var calm = await RunPhaseAsync("uninterrupted", 0);
     Console.WriteLine($"uninterrupted: {calm.Jobs.Count(j => j.State == JobStates.Succeeded)}/{jobs} succeeded in {calm.Seconds:F1} s");
     var chaos = await RunPhaseAsync("chaos", kills);
-    var report = await Report.BuildAsync(calm, chaos, steps);
+    var report = await Report.BuildAsync(calm, chaos, steps, kills);
     report.Print(Console.Out);
     return report.Ok ? 0 : 1;
 
@@ -94,7 +107,7 @@ try
         }
         string[] workerArgs =
         [
-            "--data-dir", dataDir, "--api-key", "chaos=" + ApiKeyHash.Of(Key),
+            "--data-dir", dataDir, "--api-key", Tenant + "=" + ApiKeyHash.Of(Key),
             "--Worker:ModelRoots:0=" + modelRoot, "--Worker:DatasetRoots:0=" + datasetRoot,
             $"--Worker:LeaseSeconds={lease.ToString(System.Globalization.CultureInfo.InvariantCulture)}", "--Worker:PollSeconds=0.2",
             "--Logging:LogLevel:Default=Warning", .. cs is null ? Array.Empty<string>() : ["--postgres", cs],
@@ -120,22 +133,37 @@ try
                 ids.Add(JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!);
             }
             var rng = new Random(seed);
-            int killed = 0;
-            while (killed < killCount && !await AllDoneAsync(db, ids))
+            int killed = 0, reaims = 0;
+            bool finishedFirst = false;
+            while (killed < killCount)
             {
-                await Task.Delay(rng.Next(gap[0], gap[1] + 1));
-                if (await AllDoneAsync(db, ids))
+                // Aim: a worker whose current job has stepped since its claim; then a random pause; then it must still be so.
+                var aimed = await WaitForWorkAsync(db, ids, live, rng);
+                if (aimed is null)
                 {
+                    finishedFirst = true;
+                    Console.WriteLine($"  every job finished after {killed} of {killCount} kills");
                     break;
                 }
-                int slot = rng.Next(workers);
+                int slot = aimed.Value;
+                await Task.Delay(rng.Next(gap[0], gap[1] + 1));
                 var victim = live[slot];
-                victim.Kill();
+                if (JobInWork(await ListAsync(db, ids), victim.Id) is not { } job)
+                {
+                    reaims++;
+                    continue;
+                }
+                victim.Kill(job);
                 dead.Add(victim);
                 killed++;
-                Console.WriteLine($"  kill {killed}/{killCount}: {victim.Id} at {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+                Console.WriteLine($"  kill {killed}/{killCount}: {victim.Id} at {(DateTime.UtcNow - started).TotalSeconds:F1} s, " +
+                    $"job {job.Id} at step {job.Step} ({job.Step - job.ClaimCheckpointStep} since its claim resumed at {job.ClaimCheckpointStep})");
                 live[slot] = new ChaosWorker(slot + 1, victim.Generation + 1, cliDll, workerArgs, logDir);
                 await live[slot].StartAsync();
+            }
+            if (reaims > 0)
+            {
+                Console.WriteLine($"  {reaims} aim(s) dropped: the victim's job ended during the pause and its next had not stepped yet");
             }
             var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
             while (!await AllDoneAsync(db, ids))
@@ -159,7 +187,7 @@ try
             {
                 events[id] = await db.ReadEventsAsync(id, 0, int.MaxValue, default);
             }
-            return new Phase(dataDir, ids, rows.Where(r => r is not null).Select(r => r!).ToList(), claims, events, dead, killed, seconds);
+            return new Phase(dataDir, ids, rows.Where(r => r is not null).Select(r => r!).ToList(), claims, events, dead, killed, finishedFirst, seconds);
         }
         finally
         {
@@ -213,4 +241,32 @@ static async Task<bool> AllDoneAsync(IJobStore db, List<string> ids)
         }
     }
     return true;
+}
+
+static async Task<List<JobRecord>> ListAsync(IJobStore db, List<string> ids) =>
+    (await db.ListAsync(Tenant, null, ids.Count + 100, default)).Where(j => ids.Contains(j.Id)).ToList();
+
+// The job a worker runs that has made a step since this worker claimed it (the claim resets step to the checkpoint
+// it resumes from), or null: then a kill would be settled as an attempt without progress.
+static JobRecord? JobInWork(IReadOnlyList<JobRecord> rows, string workerId) =>
+    rows.FirstOrDefault(j => j.State == JobStates.Running && j.LeaseOwner == workerId && j.Step > j.ClaimCheckpointStep);
+
+// Polls the job rows until some live worker has a job in work and picks one of those workers at random; null once
+// every job has finished.
+static async Task<int?> WaitForWorkAsync(IJobStore db, List<string> ids, ChaosWorker[] live, Random rng)
+{
+    while (true)
+    {
+        var rows = await ListAsync(db, ids);
+        if (rows.Count == ids.Count && rows.All(j => JobStates.IsTerminal(j.State)))
+        {
+            return null;
+        }
+        var slots = Enumerable.Range(0, live.Length).Where(s => JobInWork(rows, live[s].Id) is not null).ToList();
+        if (slots.Count > 0)
+        {
+            return slots[rng.Next(slots.Count)];
+        }
+        await Task.Delay(100);
+    }
 }

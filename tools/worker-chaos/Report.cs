@@ -2,20 +2,23 @@
 // twice at once (a claim that began before the previous claim of the same job had ended or its lease run out, or
 // a training step a worker made after another worker had claimed the same job, from the progress events),
 // byte-identical adapters, one metrics row per step, event streams ending in the job's state, crash-resumes and
-// attempts, resume delay (SIGKILL → the job's next progress or final state event) and total time.
+// attempts, resume delay (SIGKILL → the job's next progress or final state event) and total time. Kills: how many of
+// those requested landed, and whether each interrupted a job in work (settled as a crash-resume) or one still
+// starting (settled without progress: an attempt spent). Fewer landed than requested fails the run.
 using System.Text.Json;
 using OnnxLora.Worker.Jobs;
 
 namespace OnnxLora.Tools.WorkerChaos;
 
 internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int Overlaps, int StepsAfterTakeover, int Identical, int OneRowPerStep,
-    int EventsEndTerminal, int Kills, int KillsOnRunningJobs, int CrashResumes, int ExpiredWithoutProgress, int MaxAttemptsUsed,
+    int EventsEndTerminal, int Kills, int RequestedKills, bool FinishedFirst, int KillsOnRunningJobs, int KillsDuringWork,
+    int KillsDuringStartup, int CrashResumes, int ExpiredWithoutProgress, int MaxAttemptsUsed,
     IReadOnlyList<double> ResumeDelays,
     double CalmSeconds, double ChaosSeconds, IReadOnlyList<string> Problems)
 {
-    public bool Ok => Succeeded == Jobs && Lost == 0 && Overlaps == 0 && StepsAfterTakeover == 0 && Identical == Jobs && OneRowPerStep == Jobs && EventsEndTerminal == Jobs;
+    public bool Ok => Kills == RequestedKills && Succeeded == Jobs && Lost == 0 && Overlaps == 0 && StepsAfterTakeover == 0 && Identical == Jobs && OneRowPerStep == Jobs && EventsEndTerminal == Jobs;
 
-    public static Task<Report> BuildAsync(Phase calm, Phase chaos, int steps)
+    public static Task<Report> BuildAsync(Phase calm, Phase chaos, int steps, int requestedKills)
     {
         var problems = new List<string>();
         int n = chaos.Ids.Count;
@@ -101,12 +104,18 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
         }
 
         var delays = new List<double>();
-        int onRunning = 0;
+        int onRunning = 0, duringWork = 0, duringStartup = 0;
         foreach (var victim in chaos.Killed)
         {
             var interrupted = chaos.Claims.Where(c => c.Worker == victim.Id && c.ClaimedMs <= victim.KilledMs
                 && c.Outcome is { } outcome && outcome.StartsWith("expired", StringComparison.Ordinal)).ToList();
             onRunning += interrupted.Count > 0 ? 1 : 0;
+            duringWork += interrupted.Any(c => c.Outcome == "expired-resume") ? 1 : 0;
+            if (interrupted.Any(c => c.Outcome != "expired-resume"))
+            {
+                duringStartup++;
+                problems.Add($"kill of {victim.Id} (aimed at job {victim.KilledDuring?.Id} at step {victim.KilledDuring?.Step}) was settled without progress");
+            }
             foreach (var c in interrupted)
             {
                 var next = chaos.Events[c.JobId].FirstOrDefault(e => e.CreatedMs > victim.KilledMs
@@ -117,7 +126,13 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
                 }
             }
         }
-        return Task.FromResult(new Report(n, succeeded, failed, lost, overlaps, afterTakeover, identical, oneRow, endsTerminal, chaos.Kills, onRunning,
+        if (chaos.Kills < requestedKills)
+        {
+            problems.Add($"only {chaos.Kills} of {requestedKills} SIGKILLs landed: " +
+                (chaos.FinishedFirst ? "every job finished first (give the jobs more --steps or a shorter --gap-ms)" : "the run stopped early"));
+        }
+        return Task.FromResult(new Report(n, succeeded, failed, lost, overlaps, afterTakeover, identical, oneRow, endsTerminal, chaos.Kills,
+            requestedKills, chaos.FinishedFirst, onRunning, duringWork, duringStartup,
             chaos.Jobs.Sum(j => j.CrashResumes), chaos.Claims.Count(c => c.Outcome is "expired-retry" or "expired-failed"),
             chaos.Jobs.Count == 0 ? 0 : chaos.Jobs.Max(j => j.Attempts), delays,
             calm.Seconds, chaos.Seconds, problems));
@@ -128,7 +143,8 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
         var d = ResumeDelays.Order().ToList();
         string delay = d.Count == 0 ? "n/a (no kill interrupted a job)"
             : $"median {d[d.Count / 2]:F1} s, max {d[^1]:F1} s (n={d.Count})";
-        w.WriteLine($"chaos: {Kills} SIGKILLs ({KillsOnRunningJobs} hit a worker running a job)");
+        w.WriteLine($"SIGKILLs landed:              {Kills} / {RequestedKills}{(FinishedFirst ? " (every job finished first)" : "")}; " +
+            $"{KillsOnRunningJobs} interrupted a claim: {KillsDuringWork} a job in work (crash-resume), {KillsDuringStartup} a claim before its first step (attempt spent)");
         w.WriteLine($"jobs succeeded:               {Succeeded} / {Jobs} (failed {Failed}, lost {Lost})");
         w.WriteLine($"run twice at once:            {Overlaps} claims overlapping a live claim of the same job; " +
             $"{StepsAfterTakeover} steps made by a worker after another had claimed its job");
