@@ -102,6 +102,25 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void RunResumedFromItsFinalCheckpointReportsTheLossOfItsLastStep()
+    {
+        using var dir = new TempDir();
+        var first = new Trainer(Config(PirateSubset(dir), dir["run"]), dir["run"]).Run();
+        Assert.True(first.Completed);
+        // Killed after the final checkpoint, before the adapter was written: the resumed run makes no step of its own.
+        Directory.Delete(Path.Combine(dir["run"], Trainer.AdapterFolder), recursive: true);
+
+        var events = new List<TrainEvent>();
+        var resumed = Trainer.Resume(dir["run"], new SyncProgress(events.Add)).Run();
+        Assert.True(resumed.Completed);
+        Assert.DoesNotContain(events, e => e.Kind == "step");
+        var resume = Assert.Single(events, e => e.Kind == "resume");
+        Assert.Equal((Steps, first.FinalTrainLoss), (resume.Step, resume.Loss));
+        Assert.Equal(first.FinalTrainLoss, resumed.FinalTrainLoss);
+        Assert.NotNull(resumed.FinalTrainLoss);
+    }
+
+    [Fact]
     public void WriteGuardThatTurnsFalseStopsTheRunBeforeItsNextWrite()
     {
         using var dir = new TempDir();

@@ -360,9 +360,11 @@ public abstract class JobStoreTests : IAsyncLifetime
         {
             await s.AppendEventAsync(id, "log", $$"""{"n":{{i}}}""", default);
         }
+        await s.AppendEventsAsync(id, [("log", """{"n":4}"""), ("progress", """{"n":5}""")], default); // one transaction
         var all = await s.ReadEventsAsync(id, 0, 100, default);
-        Assert.Equal(4, all.Count); // "queued" + 3
+        Assert.Equal(6, all.Count); // "queued" + 5
         var tail = await s.ReadEventsAsync(id, all[1].Seq, 100, default);
-        Assert.Equal(["""{"n":2}""", """{"n":3}"""], tail.Select(e => e.Data));
+        Assert.Equal(["""{"n":2}""", """{"n":3}""", """{"n":4}""", """{"n":5}"""], tail.Select(e => e.Data));
+        Assert.Equal("progress", tail[^1].Kind);
     }
 }

@@ -1,10 +1,8 @@
 // One `onnxlora serve` child process of the chaos run, named by slot and generation (w1-g3) so the claims it
-// made can be told apart from its successors'. Kill() is SIGKILL and records the moment and the job row it was aimed
-// at (a job in work: stepped since this worker's claim); output goes to a log file.
+// made can be told apart from its successors'. Kill() is SIGKILL and records the moment; output goes to a log file.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using OnnxLora.Worker.Jobs;
 
 namespace OnnxLora.Tools.WorkerChaos;
 
@@ -24,9 +22,6 @@ internal sealed class ChaosWorker(int slot, int generation, string cliDll, IRead
 
     /// <summary>When it was SIGKILLed (Unix ms), or null while it lives.</summary>
     public long? KilledMs { get; private set; }
-
-    /// <summary>The row of the job it was running when it was SIGKILLed, as read just before.</summary>
-    public JobRecord? KilledDuring { get; private set; }
 
     public async Task StartAsync()
     {
@@ -70,9 +65,8 @@ internal sealed class ChaosWorker(int slot, int generation, string cliDll, IRead
         throw new TimeoutException($"worker {Id} did not become healthy in {s_startTimeout.TotalSeconds} s");
     }
 
-    public void Kill(JobRecord during)
+    public void Kill()
     {
-        KilledDuring = during;
         KilledMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         _process!.Kill();
         _process.WaitForExit();

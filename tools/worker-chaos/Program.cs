@@ -153,7 +153,7 @@ try
                     reaims++;
                     continue;
                 }
-                victim.Kill(job);
+                victim.Kill();
                 dead.Add(victim);
                 killed++;
                 Console.WriteLine($"  kill {killed}/{killCount}: {victim.Id} at {(DateTime.UtcNow - started).TotalSeconds:F1} s, " +

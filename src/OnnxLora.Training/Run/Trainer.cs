@@ -119,11 +119,15 @@ public sealed class Trainer
             engine.Restore(ck.Parameters, ck.ExpAvg, ck.ExpAvgSq, ck.OptimizerStep);
             loader.Restore(ck.Loader);
             step = ck.Step;
-            Report(new TrainEvent("resume", step, total, Message: $"resumed from {Path.GetFileName(resumeFrom)}"));
         }
         // Lines a crashed run wrote past the point this run continues from (its checkpoint, or the start when
         // it died before the first one) are written again below, identically; drop them so each step has one row.
-        TruncateMetrics(resumeFrom is null ? -1 : step, total);
+        // The kept row of the resume step gives its loss: a run resumed at its last step makes no step of its own.
+        double? lastLoss = TruncateMetrics(resumeFrom is null ? -1 : step, total);
+        if (resumeFrom is not null)
+        {
+            Report(new TrainEvent("resume", step, total, lastLoss, Message: $"resumed from {Path.GetFileName(resumeFrom)}"));
+        }
         using var evaluator = val.Count > 0 ? new Evaluator(artifacts, val, padId, c.BatchSize, c.Runtime, weights) : null;
         double? evalBefore = step == 0 ? evaluator?.Loss(initial) : null;
         if (evalBefore is { } eb)
@@ -135,7 +139,6 @@ public sealed class Trainer
         int startStep = step;
         var sw = Stopwatch.StartNew();
         long tokens = 0;
-        double? lastLoss = null;
         bool completed = true;
         _stepping = true;
         while (step < total)
@@ -315,22 +318,29 @@ public sealed class Trainer
     /// <summary>
     /// Keeps the metric lines up to <paramref name="step"/> (-1: none). The final eval at <paramref name="total"/> comes
     /// after the last checkpoint is written, so a run resumed from there computes it again: it is dropped too.
+    /// Returns the training loss of the kept row of <paramref name="step"/>, or null when there is none.
     /// </summary>
-    private void TruncateMetrics(int step, int total)
+    private double? TruncateMetrics(int step, int total)
     {
         var path = Path.Combine(_runDir, MetricsFile);
         if (!File.Exists(path))
         {
-            return;
+            return null;
         }
         Guard();
+        double? stepLoss = null;
         var keep = File.ReadAllLines(path).Where(l =>
         {
             try
             {
                 using var d = JsonDocument.Parse(l);
                 int s = d.RootElement.GetProperty("step").GetInt32();
-                bool finalEval = s == total && !d.RootElement.TryGetProperty("loss", out _);
+                bool hasLoss = d.RootElement.TryGetProperty("loss", out var loss);
+                bool finalEval = s == total && !hasLoss;
+                if (s == step && hasLoss && loss.ValueKind == JsonValueKind.Number)
+                {
+                    stepLoss = loss.GetDouble();
+                }
                 return s < step || (s == step && !finalEval);
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
@@ -340,6 +350,7 @@ public sealed class Trainer
         }).ToList();
         File.WriteAllLines(path + ".tmp", keep);
         File.Move(path + ".tmp", path, overwrite: true);
+        return stepLoss;
     }
 
     private void Report(TrainEvent e) => _progress?.Report(e);

@@ -22,6 +22,9 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
     /// <summary>Writes stop this share of the lease before it could lapse (counted from the last renewal request that succeeded).</summary>
     private const double FenceMargin = 0.2;
 
+    /// <summary>Events written in one store transaction.</summary>
+    private const int MaxEventBatch = 500;
+
     private readonly ConcurrentQueue<(string Kind, string Data)> _events = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly PathRedactor _redactor = new(options, JobFolders.For(options, job.Id));
@@ -60,7 +63,7 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         }
         await done.CancelAsync();
         await beat;
-        await FlushEventsAsync(CancellationToken.None);
+        await FlushEventsAsync(DateTime.MaxValue, CancellationToken.None);
         // The store transitions below must reach the database even while the host is stopping.
         var ct = CancellationToken.None;
         if (_progress is { } last && outcome != JobOutcome.LeaseLost)
@@ -151,6 +154,10 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
     /// <summary>Whether the lease surely still holds: another worker cannot have claimed the job.</summary>
     private bool MayWrite() => DateTime.UtcNow.Ticks < Interlocked.Read(ref _leaseValidUntilTicks) - (long)(options.Lease.Ticks * FenceMargin);
 
+    // Each tick renews the lease first (or writes the row's progress between renewals), then writes queued events in
+    // batches until the next renewal is due. The lease never waits behind the events: a fast job makes events faster
+    // than a loaded store takes them one by one, and a renewal stuck behind that backlog let a live, advancing job's
+    // lease lapse (an attempt spent "without progress", since the row's progress waited too).
     private async Task HeartbeatLoopAsync(CancellationToken done)
     {
         var nextBeat = DateTime.UtcNow + options.Heartbeat;
@@ -166,7 +173,6 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
             }
             try
             {
-                await FlushEventsAsync(done);
                 if (DateTime.UtcNow < nextBeat)
                 {
                     if (_progress is { } p && p != _progressWritten)
@@ -174,26 +180,13 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
                         await store.UpdateProgressAsync(job.Id, workerId, p, done);
                         _progressWritten = p;
                     }
-                    continue;
                 }
-                nextBeat = DateTime.UtcNow + options.Heartbeat;
-                var progress = _progress;
-                long sent = DateTime.UtcNow.Ticks; // the store sets the new expiry after this moment
-                var status = await store.HeartbeatAsync(job.Id, workerId, options.Lease, progress, done);
-                Interlocked.Exchange(ref _leaseValidUntilTicks, status == LeaseStatus.Lost ? 0 : sent + options.Lease.Ticks);
-                if (status != LeaseStatus.Lost)
+                else
                 {
-                    _progressWritten = progress;
+                    nextBeat = DateTime.UtcNow + options.Heartbeat;
+                    await BeatAsync(done);
                 }
-                if (status == LeaseStatus.CancelRequested)
-                {
-                    Stop("cancel");
-                }
-                else if (status == LeaseStatus.Lost)
-                {
-                    logger.LogWarning("Job {JobId} lease lost; stopping without publishing", job.Id);
-                    Stop("lost");
-                }
+                await FlushEventsAsync(nextBeat, done);
             }
             catch (OperationCanceledException) when (done.IsCancellationRequested)
             {
@@ -207,12 +200,38 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
         }
     }
 
-    private async Task FlushEventsAsync(CancellationToken ct)
+    private async Task BeatAsync(CancellationToken done)
     {
-        while (_events.TryPeek(out var e))
+        var progress = _progress;
+        long sent = DateTime.UtcNow.Ticks; // the store sets the new expiry after this moment
+        var status = await store.HeartbeatAsync(job.Id, workerId, options.Lease, progress, done);
+        Interlocked.Exchange(ref _leaseValidUntilTicks, status == LeaseStatus.Lost ? 0 : sent + options.Lease.Ticks);
+        if (status != LeaseStatus.Lost)
         {
-            await store.AppendEventAsync(job.Id, e.Kind, e.Data, ct);
-            _events.TryDequeue(out _);
+            _progressWritten = progress;
+        }
+        if (status == LeaseStatus.CancelRequested)
+        {
+            Stop("cancel");
+        }
+        else if (status == LeaseStatus.Lost)
+        {
+            logger.LogWarning("Job {JobId} lease lost; stopping without publishing", job.Id);
+            Stop("lost");
+        }
+    }
+
+    /// <summary>Writes queued events in order, a batch per transaction, until none are left or <paramref name="until"/>.</summary>
+    private async Task FlushEventsAsync(DateTime until, CancellationToken ct)
+    {
+        while (!_events.IsEmpty && DateTime.UtcNow < until)
+        {
+            var batch = _events.Take(MaxEventBatch).ToList(); // the oldest ones; this loop is their only consumer
+            await store.AppendEventsAsync(job.Id, batch, ct);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                _events.TryDequeue(out _);
+            }
         }
     }
 
@@ -224,7 +243,13 @@ public sealed class JobRun(JobRecord job, IJobStore store, WorkerOptions options
 
     private void OnTrainEvent(TrainEvent e)
     {
-        if (e.Kind is "checkpoint" or "resume")
+        if (e.Kind == "resume")
+        {
+            // Where this run continues, with that step's loss: a run resumed at its last step makes no step of its
+            // own, and the finished job must still show its loss.
+            _progress = new JobProgress(e.Step, e.TotalSteps, e.Loss, null, CheckpointStep: e.Step);
+        }
+        if (e.Kind == "checkpoint")
         {
             // What a crash-resume would continue from: its advance since the claim is the job's progress.
             _progress = (_progress ?? new JobProgress(e.Step, e.TotalSteps, null, null)) with { CheckpointStep = e.Step };

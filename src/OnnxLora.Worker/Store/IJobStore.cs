@@ -48,6 +48,9 @@ public interface IJobStore : IAsyncDisposable
 
     Task AppendEventAsync(string jobId, string kind, string data, CancellationToken ct);
 
+    /// <summary>Appends <paramref name="events"/> in order, in one transaction (a running job's progress and log lines).</summary>
+    Task AppendEventsAsync(string jobId, IReadOnlyList<(string Kind, string Data)> events, CancellationToken ct);
+
     Task<IReadOnlyList<JobEvent>> ReadEventsAsync(string jobId, long afterSeq, int limit, CancellationToken ct);
 
     /// <summary>Claim history, for audits and tests (null: every job).</summary>

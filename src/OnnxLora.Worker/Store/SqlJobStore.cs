@@ -339,6 +339,21 @@ public abstract class SqlJobStore : IJobStore
         await InsertEventAsync(conn, null, jobId, kind, data, ct);
     }
 
+    public async Task AppendEventsAsync(string jobId, IReadOnlyList<(string Kind, string Data)> events, CancellationToken ct)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+        await using var conn = await OpenAsync(ct);
+        await using var tx = await BeginWriteAsync(conn, ct);
+        foreach (var (kind, data) in events)
+        {
+            await InsertEventAsync(conn, tx, jobId, kind, data, ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
     public async Task<IReadOnlyList<JobEvent>> ReadEventsAsync(string jobId, long afterSeq, int limit, CancellationToken ct)
     {
         await using var conn = await OpenAsync(ct);
