@@ -163,7 +163,7 @@ try
             }
             if (reaims > 0)
             {
-                Console.WriteLine($"  {reaims} aim(s) dropped: the victim's job ended during the pause and its next had not stepped yet");
+                Console.WriteLine($"  {reaims} aim(s) dropped: after the pause the victim had no job past its claim's first step (it ended or was handed back)");
             }
             var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
             while (!await AllDoneAsync(db, ids))

@@ -12,7 +12,7 @@ namespace OnnxLora.Tools.WorkerChaos;
 
 internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int Overlaps, int StepsAfterTakeover, int Identical, int OneRowPerStep,
     int EventsEndTerminal, int Kills, int RequestedKills, bool FinishedFirst, int KillsOnRunningJobs, int KillsDuringWork,
-    int KillsDuringStartup, int CrashResumes, int ExpiredWithoutProgress, int MaxAttemptsUsed,
+    int KillsDuringStartup, int LapsedUnderLiveWorkers, int CrashResumes, int ExpiredWithoutProgress, int MaxAttemptsUsed,
     IReadOnlyList<double> ResumeDelays,
     double CalmSeconds, double ChaosSeconds, IReadOnlyList<string> Problems)
 {
@@ -122,13 +122,16 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
                 }
             }
         }
+        // Leases that ran out under a worker no one killed: it lost touch with the store while alive.
+        var killedIds = chaos.Killed.Select(k => k.Id).ToHashSet();
+        int lapsed = chaos.Claims.Count(c => c.Outcome is { } o && o.StartsWith("expired", StringComparison.Ordinal) && !killedIds.Contains(c.Worker));
         if (chaos.Kills < requestedKills)
         {
             problems.Add($"only {chaos.Kills} of {requestedKills} SIGKILLs landed: " +
                 (chaos.FinishedFirst ? "every job finished first (give the jobs more --steps or a shorter --gap-ms)" : "the run stopped early"));
         }
         return Task.FromResult(new Report(n, succeeded, failed, lost, overlaps, afterTakeover, identical, oneRow, endsTerminal, chaos.Kills,
-            requestedKills, chaos.FinishedFirst, onRunning, duringWork, duringStartup,
+            requestedKills, chaos.FinishedFirst, onRunning, duringWork, duringStartup, lapsed,
             chaos.Jobs.Sum(j => j.CrashResumes), chaos.Claims.Count(c => c.Outcome is "expired-retry" or "expired-failed"),
             chaos.Jobs.Count == 0 ? 0 : chaos.Jobs.Max(j => j.Attempts), delays,
             calm.Seconds, chaos.Seconds, problems));
@@ -149,6 +152,7 @@ internal sealed record Report(int Jobs, int Succeeded, int Failed, int Lost, int
         w.WriteLine($"event streams end in state:   {EventsEndTerminal} / {Jobs}");
         w.WriteLine($"interrupted claims:           {CrashResumes} crash-resumes (after a step or a new checkpoint; no attempt spent), " +
             $"{ExpiredWithoutProgress} before the claim's first step (attempt spent); attempts used: at most {MaxAttemptsUsed}");
+        w.WriteLine($"leases lapsed, worker alive:  {LapsedUnderLiveWorkers} (expired claims of workers that were never SIGKILLed)");
         w.WriteLine($"resume delay (kill → step):   {delay}");
         w.WriteLine($"total time:                   {ChaosSeconds:F1} s vs {CalmSeconds:F1} s uninterrupted (×{ChaosSeconds / CalmSeconds:F2})");
         foreach (var p in Problems)
