@@ -44,7 +44,7 @@ public sealed record GradientOptions
     /// Largest float32 piece of a frozen int4 weight (MatMulNBits) that dX dequantizes at once, in bytes: wider weights (the
     /// LM head, the MLP projections) are done in column chunks, one after another. 16 MiB by default: a chunk's
     /// dequantization keeps a few temporaries of about its size alive next to the saved activations, and at 64 MiB they
-    /// grew the CPU arena by ~180 MB at the Llama-3.2-1B shape (docs/qlora.md, Memory).
+    /// left the CPU arena 150–180 MB larger at the Llama-3.2-1B shape (docs/qlora.md, Memory).
     /// </summary>
     public long Int4ChunkBytes { get; init; } = 16L << 20;
 
