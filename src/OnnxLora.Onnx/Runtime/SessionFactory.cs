@@ -2,7 +2,8 @@
 // execution, the options' threads, arena, memory pattern, spinning, config entries and profiling, on CPU or CUDA;
 // optionally over SharedWeights (frozen weights mapped once, prepacking off).
 // CUDA needs the GPU build of ORT; asking for it without one is a clear error, not a silent fallback to CPU.
-// It reads no environment variable and keeps no state; the caller owns (and releases) each session.
+// It reads no environment variable and keeps no state of its own (it fixes the process's NativeHeap policy once);
+// the caller owns (and releases) each session.
 using Microsoft.ML.OnnxRuntime;
 
 namespace OnnxLora.Onnx.Runtime;
@@ -54,6 +55,8 @@ public static class SessionFactory
         {
             throw new BadInputException($"runtime.{problem.Key}: {problem.Message}");
         }
+        // Every ORT session we create comes from here, so this is where the heap policy its arena needs is set.
+        NativeHeap.FixMmapThreshold();
         var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
