@@ -358,7 +358,7 @@ public abstract class JobStoreTests : IAsyncLifetime
         var id = (await Submit(s)).Job!.Id;
         for (int i = 1; i <= 3; i++)
         {
-            await s.AppendEventAsync(id, "log", $$"""{"n":{{i}}}""", default);
+            await s.AppendEventsAsync(id, [("log", $$"""{"n":{{i}}}""")], default);
         }
         await s.AppendEventsAsync(id, [("log", """{"n":4}"""), ("progress", """{"n":5}""")], default); // one transaction
         var all = await s.ReadEventsAsync(id, 0, 100, default);

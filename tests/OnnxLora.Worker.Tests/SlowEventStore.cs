@@ -37,12 +37,6 @@ public sealed class SlowEventStore(IJobStore inner, TimeSpan perCall) : IJobStor
 
     public Task<bool> MarkCancelledAsync(string id, string worker, CancellationToken ct) => inner.MarkCancelledAsync(id, worker, ct);
 
-    public async Task AppendEventAsync(string jobId, string kind, string data, CancellationToken ct)
-    {
-        await Task.Delay(perCall, ct);
-        await inner.AppendEventAsync(jobId, kind, data, ct);
-    }
-
     public async Task AppendEventsAsync(string jobId, IReadOnlyList<(string Kind, string Data)> events, CancellationToken ct)
     {
         await Task.Delay(perCall, ct);

@@ -13,7 +13,7 @@ namespace OnnxLora.Rewrite.Passes;
 
 public static class Int4ColumnSplit
 {
-    /// <summary>Largest float32 weight one MatMulNBits of a training graph dequantizes at once (the dX chunk's size).</summary>
+    /// <summary>Largest float32 weight one MatMulNBits of a training graph's forward dequantizes at once (dX has its own, smaller chunks: GradientOptions.Int4ChunkBytes).</summary>
     public const long DefaultMaxFloatBytes = 64L << 20;
 
     public static PassResult Run(Model model, long maxFloatBytes = DefaultMaxFloatBytes)

@@ -46,8 +46,6 @@ public interface IJobStore : IAsyncDisposable
     /// <summary>running → cancelled after the worker honoured a cancel request.</summary>
     Task<bool> MarkCancelledAsync(string id, string worker, CancellationToken ct);
 
-    Task AppendEventAsync(string jobId, string kind, string data, CancellationToken ct);
-
     /// <summary>Appends <paramref name="events"/> in order, in one transaction (a running job's progress and log lines).</summary>
     Task AppendEventsAsync(string jobId, IReadOnlyList<(string Kind, string Data)> events, CancellationToken ct);
 

@@ -333,12 +333,6 @@ public abstract class SqlJobStore : IJobStore
     public Task<bool> MarkCancelledAsync(string id, string worker, CancellationToken ct) =>
         EndAsync(id, worker, $"state = '{JobStates.Cancelled}'", "cancelled", _ => $$"""{"state":"{{JobStates.Cancelled}}"}""", ct);
 
-    public async Task AppendEventAsync(string jobId, string kind, string data, CancellationToken ct)
-    {
-        await using var conn = await OpenAsync(ct);
-        await InsertEventAsync(conn, null, jobId, kind, data, ct);
-    }
-
     public async Task AppendEventsAsync(string jobId, IReadOnlyList<(string Kind, string Data)> events, CancellationToken ct)
     {
         if (events.Count == 0)
